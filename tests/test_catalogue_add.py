@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from recommender.catalogue import add_organisations
+from recommender.catalogue import store as store_mod
+from recommender.catalogue.store import load_catalogue, save_catalogue
+from recommender.errors import InputFileError
+
+HEADER = "id,name,country,description,activity_type,sme,size_class,technology_areas\n"
+GOOD = "kr-acme,Acme Robotics,KR,Unmanned ground vehicles and autonomy software.,PRC,true,sme,unmanned;ai\n"
+PRIORITIES = frozenset({"unmanned", "ai", "maritime"})
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "row, field, reason",
+    [
+        (",No Id Ltd,DE,Makes things.,PRC,false,sme,ai", "id", "missing id"),
+        ("de-x,,DE,Makes things.,PRC,false,sme,ai", "name", "missing name"),
+        ("de-x,X GmbH,ZZ,Makes things.,PRC,false,sme,ai", "country", "unknown country code"),
+        ("de-x,X GmbH,DE,   ,PRC,false,sme,ai", "description", "empty description"),
+        ("de-x,X GmbH,DE,Makes things.,PRC,maybe,sme,ai", "sme", "wrong type"),
+        ("de-x,X GmbH,DE,Makes things.,FACTORY,false,sme,ai", "activity_type", "wrong type"),
+        ("de-x,X GmbH,DE,Makes things.,PRC,false,huge,ai", "size_class", "wrong type"),
+        ("de-x,X GmbH,DE,Makes things.,PRC,false,sme,warp-drives", "technology_areas", "unknown priority"),
+    ],
+)
+def test_each_reject_reason_names_row_and_field(tmp_path, row, field, reason):
+    path = write(tmp_path, "orgs.csv", HEADER + GOOD + row + "\n")
+    report = add_organisations(path, tmp_path / "store.parquet", PRIORITIES)
+    assert report.added == ["kr-acme"]  # the good row is kept
+    assert len(report.rejected) == 1
+    problem = report.rejected[0]
+    assert (problem.row, problem.field) == (3, field)
+    assert reason in problem.reason
+    assert str(problem).startswith("row 3: " + field)
+
+
+def test_duplicate_id_in_file(tmp_path):
+    path = write(tmp_path, "orgs.csv", HEADER + GOOD + GOOD.replace("Acme Robotics", "Acme Two"))
+    report = add_organisations(path, tmp_path / "store.parquet", PRIORITIES)
+    assert report.added == ["kr-acme"]
+    assert [(e.row, e.field) for e in report.rejected] == [(3, "id")]
+    assert "duplicate id 'kr-acme'" in report.rejected[0].reason and "row 2" in report.rejected[0].reason
+
+
+def test_unreadable_encoding_rejects_only_that_row(tmp_path):
+    bad = "de-bad,M\xfcller GmbH,DE,Optics.,PRC,false,sme,ai\n".encode("latin-1")
+    path = write(tmp_path, "orgs.csv", (HEADER + GOOD).encode() + bad)
+    report = add_organisations(path, tmp_path / "store.parquet", PRIORITIES)
+    assert report.added == ["kr-acme"]
+    assert [(e.row, e.field) for e in report.rejected] == [(3, "name")]
+    assert "encoding" in report.rejected[0].reason
+
+
+def test_json_wrong_types(tmp_path):
+    rows = [
+        {"id": "kr-a", "name": "A", "country": "KR", "description": "Sonar arrays."},
+        {"id": 42, "name": "B", "country": "KR", "description": "x"},
+        {"id": "kr-c", "name": "C", "country": "KR", "description": "Radars.", "technology_areas": "ai"},
+        "not an object",
+        {"id": "kr-d", "name": "D", "country": "KR", "description": "Radars.", "sme": "yes"},
+    ]
+    report = add_organisations(write(tmp_path, "orgs.json", json.dumps(rows)), tmp_path / "s.parquet", PRIORITIES)
+    assert report.added == ["kr-a", "kr-c", "kr-d"]
+    assert [(e.row, e.field) for e in report.rejected] == [(2, "id"), (4, "(row)")]
+    assert all("wrong type" in e.reason for e in report.rejected)
+
+
+def test_adding_twice_is_idempotent_and_updates_are_counted(tmp_path):
+    store = tmp_path / "store.parquet"
+    path = write(tmp_path, "orgs.csv", HEADER + GOOD)
+    assert add_organisations(path, store, PRIORITIES).added == ["kr-acme"]
+    second = add_organisations(path, store, PRIORITIES)
+    assert (second.added, second.updated, second.unchanged) == ([], [], ["kr-acme"])
+    changed = write(tmp_path, "orgs2.csv", HEADER + GOOD.replace("autonomy", "navigation"))
+    assert add_organisations(changed, store, PRIORITIES).updated == ["kr-acme"]
+    stored = pd.read_parquet(store)
+    assert stored["id"].tolist() == ["kr-acme"]
+    assert "navigation" in stored["description"].iloc[0]
+
+
+def test_user_rows_overlay_the_catalogue(tmp_path, tiny_sources):
+    from recommender.catalogue import build_catalogue
+
+    save_catalogue(build_catalogue(tiny_sources, []), tmp_path / "cat", {})
+    store = tmp_path / "store.parquet"
+    add_organisations(write(tmp_path, "o.csv", HEADER + GOOD), store, PRIORITIES)
+    cat = load_catalogue(tmp_path / "cat", store)
+    acme = cat.organisations.set_index("id").loc["kr-acme"]
+    assert acme["region"] == "KR" and acme["sources"] == "user" and bool(acme["sme"])
+
+
+def test_failure_mid_write_leaves_previous_store_intact(tmp_path, monkeypatch):
+    store = tmp_path / "store.parquet"
+    add_organisations(write(tmp_path, "o.csv", HEADER + GOOD), store, PRIORITIES)
+    before = store.read_bytes()
+
+    real = store_mod._write_parquet
+
+    def crash_midway(frame, schema, path):
+        real(frame.iloc[:0], schema, path)  # something is on disk already...
+        path.write_bytes(path.read_bytes()[:20])  # ...half of it...
+        raise OSError("disk full")  # ...and then the write dies
+
+    monkeypatch.setattr(store_mod, "_write_parquet", crash_midway)
+    other = write(tmp_path, "p.csv", HEADER + GOOD.replace("kr-acme", "kr-other"))
+    with pytest.raises(OSError, match="disk full"):
+        add_organisations(other, store, PRIORITIES)
+    assert store.read_bytes() == before
+    assert pd.read_parquet(store)["id"].tolist() == ["kr-acme"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_failure_mid_catalogue_save_keeps_old_catalogue(tmp_path, tiny_sources, monkeypatch):
+    from recommender.catalogue import build_catalogue
+
+    cat = build_catalogue(tiny_sources, [])
+    save_catalogue(cat, tmp_path / "cat", {"v": 1})
+    calls = {"n": 0}
+    real = store_mod._write_parquet
+
+    def crash_on_second_table(frame, schema, path):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("killed")
+        real(frame, schema, path)
+
+    monkeypatch.setattr(store_mod, "_write_parquet", crash_on_second_table)
+    with pytest.raises(OSError):
+        save_catalogue(cat, tmp_path / "cat", {"v": 2})
+    reloaded = load_catalogue(tmp_path / "cat")
+    assert len(reloaded.organisations) == len(cat.organisations)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cat"]
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(InputFileError, match="unsupported file type"):
+        add_organisations(write(tmp_path, "o.xlsx", "x"), tmp_path / "s.parquet")
+    with pytest.raises(InputFileError, match="not valid JSON"):
+        add_organisations(write(tmp_path, "o.json", "{nope"), tmp_path / "s.parquet")
+    with pytest.raises(InputFileError, match="cannot read"):
+        add_organisations(tmp_path / "missing.csv", tmp_path / "s.parquet")
+
+
+def test_cli_exit_codes(tmp_path, monkeypatch):
+    from recommender.cli import app
+
+    monkeypatch.setenv("CORRIDOR_STATE_DIR", str(tmp_path / "state"))
+    runner = CliRunner()
+    good = write(tmp_path, "good.csv", HEADER + GOOD)
+    result = runner.invoke(app, ["data", "add", "--file", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "added 1" in result.output
+    mixed = write(tmp_path, "mixed.csv", HEADER + GOOD + "de-x,X GmbH,ZZ,Optics.,PRC,false,sme,ai\n")
+    result = runner.invoke(app, ["data", "add", "--file", str(mixed)])
+    assert result.exit_code == 1
+    assert "row 3: country: unknown country code 'ZZ'" in result.output
+    result = runner.invoke(app, ["data", "add", "--file", str(tmp_path / "nope.json")])
+    assert result.exit_code == 2 and "cannot read" in result.output
