@@ -30,7 +30,10 @@ from recommender.catalogue import (
 )
 from recommender.catalogue.build import SOURCE_FILES
 from recommender.errors import CorridorError
+from recommender.profiles.tagger_store import save_tagger
+from recommender.profiles.views import organisation_profile, priority_rows, read_text_rows
 from recommender.settings import Settings, get_settings
+from recommender.workspace import Workspace
 
 EXIT_REJECTED_ROWS = 1
 EXIT_ERROR = 2
@@ -42,6 +45,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Build, inspect and extend the organisation catalogue.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+tagger_app = typer.Typer(help="Train and evaluate the technology-priority tagger.", no_args_is_help=True)
+app.add_typer(tagger_app, name="tagger")
 
 out = Console()
 err = Console(stderr=True)
@@ -150,5 +155,313 @@ def data_add(file: Annotated[Path, typer.Option("--file", help="CSV or JSON file
         raise typer.Exit(EXIT_REJECTED_ROWS)
 
 
+def _workspace() -> Workspace:
+    return Workspace(get_settings().workspace_paths())
+
+
+@app.command("embed")
+@handles_errors
+def embed() -> None:
+    """Build or refresh the vectors of every project, organisation description and priority."""
+    ws = _workspace()
+    encoder = ws.encoder
+    profiles = ws.build_profiles(show_progress=True)
+    out.print(
+        f"profiles: {len(profiles.project_ids):,} projects ({int(profiles.project_truncated.sum()):,} clipped to the "
+        f"encoder budget), {int(profiles.org_has_profile.sum()):,} organisations with a profile; "
+        f"{getattr(encoder, 'encoded_count', 0):,} texts newly encoded"
+    )
+    out.print(
+        f"encoder: {getattr(encoder, 'model_name', '?')} (fingerprint {encoder.fingerprint}); "
+        f"cache: {ws.paths.cache_dir}; tagger: {ws.tagger_status}"
+    )
+
+
+@app.command("profile")
+@handles_errors
+def profile(
+    org_id: Annotated[str, typer.Argument(help="Organisation id (PIC or curated id).")],
+    top: Annotated[int, typer.Option(help="Priorities to show.")] = 5,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """An organisation's capability profile: top priorities with evidence, characteristic projects."""
+    ws = _workspace()
+    view = organisation_profile(ws.catalogue, ws.profiles, org_id, top=top)
+    if json_out:
+        sys.stdout.write(json.dumps(view, indent=2, default=str) + "\n")
+        return
+    org = view["organisation"]
+    out.print(
+        f"[bold]{org['name'] or 'PIC ' + org['id']}[/bold] ({org['id']}) {org['country']} "
+        f"{org['region']} {org['activity_type'] or ''}; sources: {org['sources']}",
+        highlight=False,
+    )
+    if org.get("description"):
+        out.print(org["description"], highlight=False)
+    out.print(f"profile from: {view['profile_basis']}")
+    table = Table(title="Top priorities")
+    for col in ("priority", "score", "terms", "projects that drove it"):
+        table.add_column(col)
+    for ev in view["priorities"]:
+        table.add_row(
+            ev["priority"] + (" (declared)" if ev["declared"] else ""),
+            f"{ev['score']:.2f}",
+            ", ".join(ev["terms"][:5]),
+            "; ".join(f"{p['title'][:50]}" for p in ev["projects"]),
+        )
+    out.print(table)
+    chars = Table(title="Most characteristic projects")
+    for col in ("project", "programme", "year", "title", "similarity"):
+        chars.add_column(col)
+    for p in view["characteristic_projects"]:
+        chars.add_row(p["id"], p["programme"], str(p["year"]), (p["title"] or "")[:70], f"{p['similarity']:.2f}")
+    out.print(chars)
+
+
+@app.command("priorities")
+@handles_errors
+def priorities(
+    input_file: Annotated[Path, typer.Option("--input", help="CSV with columns id, text.")],
+    out_file: Annotated[Path, typer.Option("--out", help="CSV to write: id, priority, score.")],
+) -> None:
+    """Score free texts against every technology priority (long format: one row per id and priority)."""
+    rows, problems = read_text_rows(input_file)
+    ws = _workspace()
+    scores = ws.score_free_texts([text for _, _, text in rows])
+    frame = priority_rows([rid for _, rid, _ in rows], scores, ws.taxonomy.ids)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out_file, index=False)
+    out.print(
+        f"scored {len(rows)} texts x {len(ws.taxonomy.ids)} priorities -> {out_file} (tagger: {ws.tagger_status})"
+    )
+    for problem in problems:
+        err.print(f"[red]rejected[/red] {problem}", highlight=False)
+    if problems:
+        raise typer.Exit(EXIT_REJECTED_ROWS)
+
+
+@tagger_app.command("evaluate")
+@handles_errors
+def tagger_evaluate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report (Markdown and JSON).")] = Path(
+        "reports"
+    ),
+    test_year: Annotated[int, typer.Option(help="Held-out year; training uses the years before.")] = 2023,
+) -> None:
+    """Evaluate priority tagging on a held-out year: term matching vs embedding similarity vs tagger."""
+    from training.priority_tagger import evaluate_tagging, render_markdown, tagging_data
+
+    ws = _workspace()
+    data = tagging_data(ws.catalogue, ws.encoder, ws.taxonomy, show_progress=True)
+    report = evaluate_tagging(data, ws.taxonomy, test_year)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "priority_tagging.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = render_markdown(report)
+    (out_dir / "priority_tagging.md").write_text(markdown)
+    out.print(markdown, highlight=False)
+    out.print(f"written: {out_dir / 'priority_tagging.md'}, {out_dir / 'priority_tagging.json'}")
+
+
+@tagger_app.command("train")
+@handles_errors
+def tagger_train(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Model folder (default: the settings').")] = None,
+    test_year: Annotated[int, typer.Option(help="Held-out year for the recorded evaluation.")] = 2023,
+) -> None:
+    """Train the priority tagger on every labelled project and save it with its evaluation."""
+    from training.priority_tagger import evaluate_tagging, tagging_data, train_tagger
+
+    ws = _workspace()
+    target = out_dir or ws.paths.tagger_dir
+    data = tagging_data(ws.catalogue, ws.encoder, ws.taxonomy, show_progress=True)
+    report = evaluate_tagging(data, ws.taxonomy, test_year)
+    tagger = train_tagger(data)
+    save_tagger(
+        tagger,
+        target,
+        encoder_fingerprint=ws.encoder.fingerprint,
+        taxonomy_version=ws.taxonomy.version,
+        priorities=ws.taxonomy.ids,
+        metrics=report,
+        config=tagger.get_params(),
+    )
+    macro = {m: round(v["macro_f1"], 3) for m, v in report["methods"].items()}
+    out.print(f"tagger saved to {target}; held-out {test_year} macro-F1: {macro}")
+
+
 def main() -> None:  # pragma: no cover - console-script entry point
     app()
+
+
+# ---- eligibility (rules engine) ---------------------------------------------------------------------------
+
+
+@app.command("eligibility")
+@handles_errors
+def eligibility(
+    consortium: Annotated[Path | None, typer.Option("--consortium", help="Consortium JSON file.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Instrument id (with --members).")] = None,
+    members: Annotated[str | None, typer.Option(help="Comma-separated catalogue ids (with --instrument).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check a consortium against an instrument's rules: verdict, per-rule results, reasons, citations."""
+    from recommender.eligibility import consortium_from_catalogue, read_consortium_file
+    from recommender.rules import evaluate_consortium
+
+    ws = _workspace()
+    book = ws.rulebook
+    if consortium is not None:
+        data = read_consortium_file(consortium)
+    elif instrument and members:
+        data = consortium_from_catalogue(ws.catalogue, instrument, [m.strip() for m in members.split(",") if m.strip()])
+    else:
+        raise typer.BadParameter("give --consortium FILE, or --instrument ID with --members ID1,ID2,...")
+    verdict = evaluate_consortium(book, data).to_dict()
+    if json_out:
+        sys.stdout.write(json.dumps(verdict, indent=2, default=str) + "\n")
+    else:
+        _print_verdict(verdict)
+
+
+def _print_verdict(verdict: dict) -> None:
+    colour = {"ELIGIBLE": "green", "CONDITIONAL": "yellow", "INELIGIBLE": "red"}[verdict["verdict"]]
+    out.print(
+        f"[bold]{verdict['instrument']}[/bold]: [{colour}]{verdict['verdict']}[/{colour}]  "
+        f"(rules {verdict['rules_version']}, valid as of {verdict['valid_as_of']})"
+    )
+    table = Table(title="Rules")
+    for col in ("rule", "status", "reason", "citation", "conf."):
+        table.add_column(col)
+    for rule in verdict["rules"]:
+        reason = rule["reason"] + (
+            f"\nfix: {rule['fix_hint']}" if rule.get("fix_hint") and rule["status"] != "passed" else ""
+        )
+        table.add_row(rule["id"], rule["status"], reason, rule["citation"], rule["confidence"])
+    out.print(table)
+    members_table = Table(title="Members")
+    for col in ("member", "country", "verdict", "reasons"):
+        members_table.add_column(col)
+    for m in verdict["members"]:
+        label = m.get("name") or m.get("id") or "?"
+        members_table.add_row(label, m.get("country", ""), m["verdict"], "; ".join(m.get("reasons", [])[:3]))
+    out.print(members_table)
+
+
+# ---- ranking ---------------------------------------------------------------------------------------------
+
+
+@app.command("train")
+@handles_errors
+def train(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Model folder to promote into.")] = None,
+    train_year: Annotated[int, typer.Option(help="Year whose new pairs are the training labels.")] = 2022,
+    eval_year: Annotated[int, typer.Option(help="Held-out year for evaluation.")] = 2023,
+    force: Annotated[bool, typer.Option(help="Promote even if the current model scores better.")] = False,
+) -> None:
+    """Train the learned ranker on a temporal split, evaluate it with the baselines, promote if not worse."""
+    from training.cli import run_training
+
+    run_training(_workspace(), out_dir, train_year, eval_year, force, out)
+
+
+@app.command("evaluate")
+@handles_errors
+def evaluate_cmd(
+    model_dir: Annotated[Path | None, typer.Option("--model", help="Model folder (default: the promoted one).")] = None,
+) -> None:
+    """Re-run the evaluation of a saved model (all tasks, all baselines); write the report into its folder."""
+    from training.cli import run_evaluation
+
+    run_evaluation(_workspace(), model_dir, out)
+
+
+def _query_options(org, text, region, instrument, priority, keep_ineligible):
+    from recommender.ranking.index import Query
+
+    return Query(
+        org_id=org,
+        text=text,
+        region=region.upper(),
+        instrument=instrument,
+        priority=priority,
+        keep_ineligible=keep_ineligible,
+    )
+
+
+def _print_recommendations(recs, json_out: bool, title: str) -> None:
+    if json_out:
+        sys.stdout.write(json.dumps([r.to_dict() for r in recs], indent=2, default=str) + "\n")
+        return
+    table = Table(title=title, show_lines=True)
+    for col in ("#", "organisation", "country", "score", "eligibility", "why"):
+        table.add_column(col)
+    for r in recs:
+        why = [f"+{c.value:.2f} {c.label}" for c in r.contributions]
+        if r.relevant_projects:
+            why.append("projects: " + "; ".join(p["title"][:45] for p in r.relevant_projects[:2]))
+        if r.shared_partners:
+            why.append("shared partners: " + ", ".join(p["name"][:30] for p in r.shared_partners[:3]))
+        if r.prior_joint_projects:
+            why.append(f"worked together before in {r.prior_joint_projects} project(s)")
+        elig = ""
+        if r.eligibility:
+            elig = r.eligibility.verdict
+            if r.eligibility.verdict != "ELIGIBLE" and r.eligibility.reasons:
+                elig += ": " + r.eligibility.reasons[0][:80]
+        table.add_row(str(r.rank), f"{r.name} ({r.org_id})", r.country, f"{r.score:.3f}", elig, "\n".join(why))
+    out.print(table)
+
+
+@app.command("recommend")
+@handles_errors
+def recommend(
+    org: Annotated[str, typer.Option("--org", help="Organisation id (PIC or curated id).")],
+    priority: Annotated[str | None, typer.Option(help="Technology priority id.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Instrument id: ineligible partners are left out.")] = None,
+    region: Annotated[str, typer.Option(help="Side the partners come from: EU, KR or ANY.")] = "ANY",
+    k: Annotated[int, typer.Option(help="How many partners.")] = 10,
+    keep_ineligible: Annotated[bool, typer.Option(help="Keep ineligible partners, flagged.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Ranked partners for an organisation, with explanations and eligibility."""
+    ws = _workspace()
+    recs = ws.recommender.recommend(_query_options(org, None, region, instrument, priority, keep_ineligible), k)
+    _print_recommendations(recs, json_out, f"Partners for {org}")
+
+
+@app.command("match")
+@handles_errors
+def match(
+    text: Annotated[str, typer.Option("--text", help="Project or call description.")],
+    priority: Annotated[str | None, typer.Option(help="Technology priority id.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Instrument id: ineligible partners are left out.")] = None,
+    region: Annotated[str, typer.Option(help="Side the partners come from: EU, KR or ANY.")] = "ANY",
+    k: Annotated[int, typer.Option(help="How many partners.")] = 10,
+    keep_ineligible: Annotated[bool, typer.Option(help="Keep ineligible partners, flagged.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Ranked partners for a free-text project or call description."""
+    ws = _workspace()
+    recs = ws.recommender.recommend(_query_options(None, text, region, instrument, priority, keep_ineligible), k)
+    _print_recommendations(recs, json_out, "Partners for the text")
+
+
+@app.command("rank")
+@handles_errors
+def rank(
+    queries: Annotated[
+        Path, typer.Option("--queries", help="CSV: query_id, org_id, text, region, instrument, priority.")
+    ],
+    k: Annotated[int, typer.Option(help="Results per query.")] = 10,
+    out_file: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet.")] = Path("rankings.csv"),
+) -> None:
+    """Batch ranking of a query file (the contract of reports and outside tools; see README)."""
+    from recommender.ranking.batch import rank_query_file
+
+    ws = _workspace()
+    result = rank_query_file(ws.recommender, queries, k, out_file)
+    out.print(f"ranked {result.ranked} queries -> {out_file} ({result.rows} rows)")
+    for problem in result.rejected:
+        err.print(f"[red]rejected[/red] {problem}", highlight=False)
+    if result.rejected:
+        raise typer.Exit(EXIT_REJECTED_ROWS)

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     # Sentence-transformers model: a local path or a name; empty means the bundled all-MiniLM-L6-v2.
     encoder_model: str = ""
     encoder_batch_size: int = 64
+    # Where `corridor train` promotes models and serving loads them from (default: data/models/ranker).
+    ranker_dir: Path | None = None
 
     @property
     def catalogue_dir(self) -> Path:
@@ -40,6 +42,39 @@ class Settings(BaseSettings):
     @property
     def user_organisations_file(self) -> Path:
         return self.state_dir / "user_organisations.parquet"
+
+    @property
+    def vector_cache_dir(self) -> Path:
+        return self.state_dir / "cache" / "vectors"
+
+    @property
+    def shipped_vectors_dir(self) -> Path:
+        return self.data_dir / "vectors"
+
+    @property
+    def model_dir(self) -> Path:
+        """The promoted ranking model that serving loads (CORRIDOR_RANKER_DIR overrides)."""
+        return self.ranker_dir or self.data_dir / "models" / "ranker"
+
+    @property
+    def tagger_dir(self) -> Path:
+        return self.data_dir / "models" / "priority-tagger"
+
+    def workspace_paths(self):
+        from recommender.workspace import WorkspacePaths
+
+        return WorkspacePaths(
+            catalogue_dir=self.catalogue_dir,
+            user_file=self.user_organisations_file,
+            taxonomy_file=self.taxonomy_file,
+            tagger_dir=self.tagger_dir,
+            cache_dir=self.vector_cache_dir,
+            shipped_vectors_dir=self.shipped_vectors_dir,
+            encoder_model=self.encoder_model or None,
+            batch_size=self.encoder_batch_size,
+            rules_file=self.rules_file,
+            model_dir=self.model_dir,
+        )
 
 
 def get_settings() -> Settings:

@@ -1,0 +1,48 @@
+"""Consortium inputs for the rules engine: from a JSON file, or from catalogue ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from recommender.catalogue import Catalogue
+from recommender.errors import ConsortiumFormatError, InputFileError, UnknownOrganisationError
+
+
+def read_consortium_file(path: Path) -> dict:
+    """The consortium JSON as a dict; unreadable files and non-objects are reported with the file name."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path.name}: not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise ConsortiumFormatError(f"{path.name}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise ConsortiumFormatError(f"{path.name}: expected a JSON object with 'instrument' and 'members'")
+    return data
+
+
+def member_record(catalogue: Catalogue, org_id: str) -> dict:
+    """A consortium member (rules-engine format) from a catalogue organisation."""
+    orgs = catalogue.organisations
+    match = orgs[orgs["id"] == org_id]
+    if match.empty:
+        raise UnknownOrganisationError(org_id)
+    org = match.iloc[0]
+    record = {"id": org_id, "country": org["country"]}
+    for field in ("name", "control_country", "activity_type"):
+        if not pd.isna(org[field]):
+            record[field] = str(org[field])
+    if not pd.isna(org["sme"]):
+        record["sme"] = bool(org["sme"])
+    return record
+
+
+def consortium_from_catalogue(catalogue: Catalogue, instrument: str, member_ids: list[str]) -> dict:
+    if not member_ids:
+        raise ConsortiumFormatError("members: at least one organisation id is needed")
+    return {"instrument": instrument, "members": [member_record(catalogue, m) for m in member_ids]}

@@ -1,0 +1,1 @@
+"""Ranking metrics on DataFrames and the temporal evaluation tasks."""

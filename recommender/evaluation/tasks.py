@@ -1,0 +1,122 @@
+"""The three temporal evaluation tasks, built from the catalogue for one evaluation year.
+
+Every task ranks with what was known before ``year`` (the index is built with cutoff ``year - 1``) and
+is judged on collaborations that first happened in ``year``:
+  1. kr-to-eu: a Korean organisation -> its new European partners in projects of ``year``;
+  2. text-to-consortium: a project's text -> the organisations in its consortium;
+  3. edf-new-partners: a European organisation in an EDF consortium of ``year`` -> its new European
+     partners in EDF consortia of that year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recommender.catalogue import Catalogue
+from recommender.profiles.text import project_text
+from recommender.ranking.index import Query, RankingIndex
+
+TASKS = ("kr-to-eu", "text-to-consortium", "edf-new-partners")
+
+
+@dataclass
+class Task:
+    name: str
+    description: str
+    queries: list[Query]
+    truth: pd.DataFrame  # query_id, item_id
+
+
+def _year_links(catalogue: Catalogue, year: int, programmes: tuple[str, ...] | None = None) -> pd.DataFrame:
+    projects = catalogue.projects
+    chosen = projects[(projects["year"] == year)]
+    if programmes:
+        chosen = chosen[chosen["programme"].isin(programmes)]
+    links = catalogue.participations
+    return links[links["project_id"].isin(chosen["id"])][["org_id", "project_id"]]
+
+
+def _new_partner_task(
+    index: RankingIndex, name: str, description: str, links: pd.DataFrame, query_side: str, candidate_side: str
+) -> Task:
+    pairs = links.merge(links, on="project_id", suffixes=("_q", "_c"))
+    pairs = pairs[pairs["org_id_q"] != pairs["org_id_c"]].drop_duplicates(["org_id_q", "org_id_c"])
+    rows_q = pairs["org_id_q"].map(index.row_of).to_numpy()
+    rows_c = pairs["org_id_c"].map(index.row_of).to_numpy()
+    side_q = index.side_masks[query_side][rows_q]
+    side_c = index.side_masks[candidate_side][rows_c]
+    prior = np.asarray(index.graph.adjacency[rows_q, rows_c]).ravel() > 0
+    pairs = pairs[side_q & side_c & ~prior]
+    queries, truth = [], []
+    for org_id, group in pairs.groupby("org_id_q", sort=True):
+        row = index.row_of[org_id]
+        prior_ids = frozenset(index.ids[index.graph.neighbours(row)])
+        qid = f"{name}:{org_id}"
+        queries.append(Query(org_id=org_id, region=candidate_side, exclude=prior_ids, query_id=qid))
+        truth.append(pd.DataFrame({"query_id": qid, "item_id": sorted(group["org_id_c"])}))
+    truth_frame = pd.concat(truth, ignore_index=True) if truth else pd.DataFrame(columns=["query_id", "item_id"])
+    return Task(name, description, queries, truth_frame)
+
+
+def kr_to_eu(index: RankingIndex, catalogue: Catalogue, year: int) -> Task:
+    return _new_partner_task(
+        index,
+        "kr-to-eu",
+        f"Korean organisation -> new European partners ({year})",
+        _year_links(catalogue, year),
+        "KR",
+        "EU",
+    )
+
+
+def edf_new_partners(index: RankingIndex, catalogue: Catalogue, year: int) -> Task:
+    return _new_partner_task(
+        index,
+        "edf-new-partners",
+        f"European organisation -> new European partners in EDF consortia ({year})",
+        _year_links(catalogue, year, ("edf",)),
+        "EU",
+        "EU",
+    )
+
+
+def text_to_consortium(
+    index: RankingIndex, catalogue: Catalogue, year: int, max_queries: int = 400, seed: int = 0
+) -> Task:
+    projects = catalogue.projects
+    chosen = projects[
+        (projects["year"] == year) & projects["title"].notna() & projects["programme"].isin(["horizon-europe", "edf"])
+    ]
+    links = catalogue.participations
+    links = links[links["project_id"].isin(chosen["id"])]
+    named = links["org_id"].map(index.row_of).map(lambda r: bool(index.side_masks["ANY"][r]))
+    links = links[named.to_numpy()]
+    chosen = chosen[chosen["id"].isin(links["project_id"])]
+    # Every EDF project (the defence core) plus a seeded sample of the rest.
+    edf = chosen[chosen["programme"] == "edf"]
+    rest = chosen[chosen["programme"] != "edf"]
+    n_rest = max(0, min(len(rest), max_queries - len(edf)))
+    sample = pd.concat([edf, rest.sample(n=n_rest, random_state=seed)]).sort_values("id")
+    queries, truth = [], []
+    for p in sample.itertuples(index=False):
+        qid = f"text-to-consortium:{p.id}"
+        queries.append(Query(text=project_text(p.title, p.topic_title, p.objective)[0], region="ANY", query_id=qid))
+        members = sorted(links.loc[links["project_id"] == p.id, "org_id"])
+        truth.append(pd.DataFrame({"query_id": qid, "item_id": members}))
+    return Task(
+        "text-to-consortium",
+        f"project text -> its consortium members ({year})",
+        queries,
+        pd.concat(truth, ignore_index=True),
+    )
+
+
+def build_tasks(index: RankingIndex, catalogue: Catalogue, year: int, max_text_queries: int = 400) -> list[Task]:
+    return [
+        kr_to_eu(index, catalogue, year),
+        text_to_consortium(index, catalogue, year, max_text_queries),
+        edf_new_partners(index, catalogue, year),
+    ]

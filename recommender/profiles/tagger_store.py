@@ -1,0 +1,51 @@
+"""Saving and loading the priority tagger as a model directory with a verified manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+
+from recommender.artifacts import read_verified_manifest, write_model_dir
+from recommender.profiles.priorities import PriorityTagger
+
+TAGGER_FILE = "tagger.joblib"
+
+
+def save_tagger(
+    tagger: PriorityTagger,
+    directory: Path,
+    *,
+    encoder_fingerprint: str,
+    taxonomy_version: str,
+    priorities: list[str],
+    metrics: dict,
+    config: dict,
+) -> dict:
+    return write_model_dir(
+        directory,
+        {TAGGER_FILE: lambda p: joblib.dump(tagger, p)},
+        {
+            "kind": "priority-tagger",
+            "encoder_fingerprint": encoder_fingerprint,
+            "taxonomy_version": taxonomy_version,
+            "priorities": priorities,
+            "metrics": metrics,
+            "config": config,
+        },
+    )
+
+
+def load_tagger(
+    directory: Path, *, encoder_fingerprint: str, taxonomy_version: str, priorities: list[str]
+) -> PriorityTagger:
+    """Load after verifying file hashes, the encoder and the taxonomy (raises ModelIntegrityError)."""
+    read_verified_manifest(
+        directory,
+        expect={
+            "encoder_fingerprint": encoder_fingerprint,
+            "taxonomy_version": taxonomy_version,
+            "priorities": priorities,
+        },
+    )
+    return joblib.load(directory / TAGGER_FILE)

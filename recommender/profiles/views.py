@@ -1,0 +1,103 @@
+"""Plain-data views of profiles for the adapters (CLI tables, JSON, API responses)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recommender.catalogue import Catalogue, RowError
+from recommender.errors import InputFileError
+from recommender.profiles.profiles import Profiles, characteristic_projects, explain_org_priorities
+
+
+def _plain(value: object) -> object:
+    if value is None or (not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def organisation_profile(catalogue: Catalogue, profiles: Profiles, org_id: str, top: int = 5) -> dict:
+    """Organisation record, what its profile is built from, top priorities with evidence, typical projects."""
+    row = profiles.org_row(org_id)
+    org = {k: _plain(v) for k, v in catalogue.organisations.iloc[row].items()}
+    n_projects = profiles.org_weights.getrow(row).nnz
+    basis = []
+    if org_id in profiles.org_description_texts:
+        basis.append("own capability description")
+    if n_projects:
+        basis.append(f"{n_projects} projects with text (recent and coordinated weigh more)")
+    projects = catalogue.projects.set_index("id")
+    chars = []
+    for pid, sim in characteristic_projects(profiles, org_id):
+        p = projects.loc[pid]
+        chars.append(
+            {
+                "id": pid,
+                "programme": p["programme"],
+                "year": _plain(p["year"]),
+                "title": _plain(p["title"]),
+                "similarity": round(sim, 4),
+            }
+        )
+    evidence = explain_org_priorities(profiles, catalogue, org_id)[:top]
+    return {
+        "organisation": org,
+        "has_profile": bool(profiles.org_has_profile[row]),
+        "profile_basis": "; ".join(basis) or "no text: no capability profile (graph-only organisation)",
+        "priorities": [
+            {
+                "priority": e.priority,
+                "score": round(e.score, 4),
+                "declared": e.declared,
+                "terms": e.terms,
+                "projects": [{"id": i, "title": t, "score": round(s, 4)} for i, t, s in e.projects],
+            }
+            for e in evidence
+        ],
+        "characteristic_projects": chars,
+        "taxonomy_version": profiles.taxonomy.version,
+    }
+
+
+def priority_rows(ids: list[str], scores: np.ndarray, priority_ids: list[str]) -> pd.DataFrame:
+    """Long format: one row per (id, priority), priorities in taxonomy order."""
+    return pd.DataFrame(
+        {
+            "id": np.repeat(np.array(ids, dtype=object), len(priority_ids)),
+            "priority": np.tile(np.array(priority_ids, dtype=object), len(ids)),
+            "score": np.round(scores.reshape(-1), 6) if len(ids) else np.zeros(0),
+        }
+    )
+
+
+def read_text_rows(path: Path) -> tuple[list[tuple[int, str, str]], list[RowError]]:
+    """(line, id, text) rows of a CSV with columns id and text; rows missing either are reported."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path.name}: not UTF-8 (byte {exc.start})") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = {"id", "text"} - set(reader.fieldnames or [])
+    if missing:
+        raise InputFileError(f"{path.name}: missing column(s) {', '.join(sorted(missing))} (need id, text)")
+    rows, problems, seen = [], [], set()
+    line = reader.line_num
+    for rec in reader:
+        start, line = line + 1, reader.line_num
+        rid, body = (rec.get("id") or "").strip(), " ".join((rec.get("text") or "").split())
+        if not rid:
+            problems.append(RowError(start, "id", "missing id"))
+        elif not body:
+            problems.append(RowError(start, "text", "empty text"))
+        elif rid in seen:
+            problems.append(RowError(start, "id", f"duplicate id {rid!r}"))
+        else:
+            seen.add(rid)
+            rows.append((start, rid, body))
+    return rows, problems

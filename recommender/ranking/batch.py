@@ -1,0 +1,119 @@
+"""`corridor rank`: rank every row of a query file; bad rows are reported and skipped, never lost.
+
+Input CSV columns: query_id (required), org_id, text (one of the two required), region (EU, KR or ANY;
+default ANY), instrument, priority. Output columns: query_id, rank (1..K), org_id, score, eligibility.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from recommender.catalogue import RowError
+from recommender.errors import CorridorError, InputFileError
+from recommender.ranking.index import SIDES, Query
+from recommender.ranking.service import Recommender
+
+OUTPUT_COLUMNS = ["query_id", "rank", "org_id", "score", "eligibility"]
+
+
+@dataclass
+class BatchResult:
+    ranked: int = 0
+    rows: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+
+
+def read_queries(path: Path, recommender: Recommender) -> tuple[list[Query], list[RowError]]:
+    """Validated queries of a query file, and one RowError per rejected row (line numbers, header = 1)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path.name}: not UTF-8 (byte {exc.start})") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if "query_id" not in (reader.fieldnames or []):
+        raise InputFileError(
+            f"{path.name}: missing column query_id (columns: query_id, org_id, text, region, instrument, priority)"
+        )
+    index = recommender.index
+    queries, problems, seen = [], [], set()
+    line = reader.line_num
+    for rec in reader:
+        start, line = line + 1, reader.line_num
+        field_of = {
+            key: (rec.get(key) or "").strip()
+            for key in ("query_id", "org_id", "text", "region", "instrument", "priority")
+        }
+        qid, org, body = field_of["query_id"], field_of["org_id"], " ".join(field_of["text"].split())
+        region = field_of["region"].upper() or "ANY"
+        instrument, priority = field_of["instrument"] or None, field_of["priority"] or None
+        if not qid:
+            problems.append(RowError(start, "query_id", "missing query_id"))
+        elif qid in seen:
+            problems.append(RowError(start, "query_id", f"duplicate query_id {qid!r}"))
+        elif not org and not body:
+            problems.append(RowError(start, "org_id", "neither org_id nor text given"))
+        elif org and org not in index.row_of:
+            problems.append(RowError(start, "org_id", f"unknown organisation id {org!r}"))
+        elif region not in SIDES:
+            problems.append(RowError(start, "region", f"must be one of {', '.join(SIDES)}, got {region!r}"))
+        else:
+            try:
+                if instrument:
+                    index.eligibility(instrument)
+                index.priority_index(priority)
+            except CorridorError as exc:
+                problems.append(
+                    RowError(start, "instrument" if instrument and "instrument" in str(exc) else "priority", str(exc))
+                )
+                continue
+            seen.add(qid)
+            queries.append(
+                Query(
+                    org_id=org or None,
+                    text=body or None,
+                    region=region,
+                    instrument=instrument,
+                    priority=priority,
+                    query_id=qid,
+                )
+            )
+    return queries, problems
+
+
+def rankings_frame(queries: list[Query], results: list[list]) -> pd.DataFrame:
+    rows = [
+        (q.query_id, r.rank, r.org_id, r.score, r.eligibility_label)
+        for q, recs in zip(queries, results, strict=True)
+        for r in recs
+    ]
+    frame = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+    return frame.astype({"rank": "int64", "score": "float64"})
+
+
+def write_rankings(frame: pd.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.to_parquet(out, index=False)
+    elif out.suffix.lower() == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        raise InputFileError(f"--out must end in .csv or .parquet, got {out.name}")
+
+
+def rank_query_file(recommender: Recommender, path: Path, k: int, out: Path) -> BatchResult:
+    if k < 1:
+        raise InputFileError(f"k must be at least 1, got {k}")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputFileError(f"--out must end in .csv or .parquet, got {out.name}")
+    queries, problems = read_queries(path, recommender)
+    results = recommender.recommend_batch(queries, k, explain=False)
+    frame = rankings_frame(queries, results)
+    write_rankings(frame, out)
+    return BatchResult(ranked=len(queries), rows=len(frame), rejected=problems)

@@ -1,0 +1,156 @@
+"""Recommendations with explanations: what the CLI, the API and batch reports ask of the ranker."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from recommender.ranking.features import FEATURES, LABELS
+from recommender.ranking.index import Query, RankingIndex, ResolvedQuery
+from recommender.ranking.rankers import LearnedRanker, Ranker
+
+
+@dataclass(frozen=True)
+class Contribution:
+    feature: str
+    label: str
+    value: float  # score drop when the feature is reset to its typical value (positive = helps)
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    instrument: str
+    verdict: str  # ELIGIBLE, CONDITIONAL, INELIGIBLE
+    reasons: list[str]
+    citations: list[str]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    rank: int
+    org_id: str
+    name: str
+    country: str
+    region: str
+    activity_type: str | None
+    score: float
+    contributions: list[Contribution] = field(default_factory=list)
+    relevant_projects: list[dict] = field(default_factory=list)
+    shared_partners: list[dict] = field(default_factory=list)
+    prior_joint_projects: int = 0
+    eligibility: Eligibility | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def eligibility_label(self) -> str:
+        return self.eligibility.verdict if self.eligibility else ""
+
+
+class Recommender:
+    """Ranks with a ranker over an index and explains each result."""
+
+    def __init__(self, index: RankingIndex, ranker: Ranker) -> None:
+        self.index = index
+        self.ranker = ranker
+
+    def recommend(self, query: Query, k: int = 10, explain: bool = True) -> list[Recommendation]:
+        rq = self.index.resolve(query)
+        ids, scores = self.ranker.rank_resolved(rq, k)
+        return self._build(rq, ids, scores, explain)
+
+    def recommend_batch(self, queries: list[Query], k: int = 10, explain: bool = False) -> list[list[Recommendation]]:
+        out = []
+        for rq in self.index.resolve_many(queries):
+            ids, scores = self.ranker.rank_resolved(rq, k)
+            out.append(self._build(rq, ids, scores, explain))
+        return out
+
+    # ---------------------------------------------------------------------------------------------------
+    def _build(self, rq: ResolvedQuery, ids: np.ndarray, scores: np.ndarray, explain: bool) -> list[Recommendation]:
+        index = self.index
+        rows = np.array([index.row_of[i] for i in ids], dtype=int)
+        orgs = index.catalogue.organisations
+        contrib = None
+        if explain and isinstance(self.ranker, LearnedRanker) and len(rows):
+            contrib = self.ranker.contributions(rq, rows)
+        shared = index.graph.adjacency[rq.row] if rq.row is not None else None
+        out = []
+        for i, (row, score) in enumerate(zip(rows, scores, strict=True)):
+            org = orgs.iloc[row]
+            rec = Recommendation(
+                rank=i + 1,
+                org_id=str(index.ids[row]),
+                name=str(index.names[row]),
+                country=str(index.countries[row]),
+                region=str(org["region"]),
+                activity_type=None if _missing(org["activity_type"]) else str(org["activity_type"]),
+                score=round(float(score), 6),
+                contributions=self._contributions(contrib[i]) if contrib is not None else [],
+                relevant_projects=self._relevant_projects(rq, row) if explain else [],
+                shared_partners=self._shared_partners(rq, row) if explain else [],
+                prior_joint_projects=int(shared[0, row]) if shared is not None else 0,
+                eligibility=self._eligibility(rq, row),
+            )
+            out.append(rec)
+        return out
+
+    @staticmethod
+    def _contributions(values: np.ndarray, top: int = 3) -> list[Contribution]:
+        order = np.argsort(-values, kind="stable")[:top]
+        return [
+            Contribution(FEATURES[j], LABELS[FEATURES[j]], round(float(values[j]), 4)) for j in order if values[j] > 0
+        ]
+
+    def _relevant_projects(self, rq: ResolvedQuery, row: int, top: int = 3) -> list[dict]:
+        prof = self.index.profiles
+        cols = prof.org_weights.getrow(row).indices
+        if len(cols) == 0 or not rq.has_profile:
+            return []
+        sims = prof.project_vectors[cols] @ rq.vector
+        titles = self.index.catalogue.projects.set_index("id")["title"]
+        best = np.argsort(-sims, kind="stable")[:top]
+        return [
+            {
+                "id": str(prof.project_ids[cols[b]]),
+                "title": str(titles.get(prof.project_ids[cols[b]], "")),
+                "similarity": round(float(sims[b]), 4),
+            }
+            for b in best
+        ]
+
+    def _shared_partners(self, rq: ResolvedQuery, row: int, top: int = 5) -> list[dict]:
+        if rq.row is None:
+            return []
+        graph = self.index.graph
+        common = np.intersect1d(graph.neighbours(rq.row), graph.neighbours(row))
+        common = common[np.argsort(-graph.projects[common], kind="stable")][:top]
+        return [
+            {"id": str(self.index.ids[c]), "name": str(self.index.names[c]) or f"PIC {self.index.ids[c]}"}
+            for c in common
+        ]
+
+    def _eligibility(self, rq: ResolvedQuery, row: int) -> Eligibility | None:
+        instrument = rq.query.instrument
+        if not instrument:
+            return None
+        verdict = self.index.organisation_verdict(instrument, row)
+        if verdict is None:
+            return Eligibility(instrument, "INELIGIBLE", ["country unknown"], [])
+        return Eligibility(
+            instrument,
+            str(verdict.verdict),
+            [r.reason for r in verdict.results if r.reason],
+            sorted({r.citation for r in verdict.results if getattr(r, "citation", None)}),
+        )
+
+
+def _missing(value: object) -> bool:
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return value is None

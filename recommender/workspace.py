@@ -1,0 +1,146 @@
+"""A Workspace bundles what the adapters need: catalogue, taxonomy, encoder, tagger and profiles.
+
+It receives plain paths and values (the adapters read Settings); heavy parts load lazily and once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from recommender.artifacts import ModelIntegrityError
+from recommender.catalogue import Catalogue, load_catalogue
+from recommender.profiles.encoder import Encoder
+from recommender.profiles.priorities import PriorityTagger
+from recommender.profiles.profiles import Profiles, TextEncoder, build_profiles, score_texts
+from recommender.profiles.tagger_store import load_tagger
+from recommender.profiles.taxonomy import Taxonomy, TermMatcher, load_taxonomy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkspacePaths:
+    catalogue_dir: Path
+    user_file: Path | None
+    taxonomy_file: Path
+    tagger_dir: Path
+    cache_dir: Path | None
+    shipped_vectors_dir: Path | None
+    encoder_model: str | None = None
+    batch_size: int = 64
+    rules_file: Path | None = None
+    model_dir: Path | None = None
+
+
+@dataclass
+class Workspace:
+    paths: WorkspacePaths
+    encoder_override: TextEncoder | None = None
+    tagger_status: str = field(default="not loaded", init=False)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return load_catalogue(self.paths.catalogue_dir, self.paths.user_file)
+
+    @cached_property
+    def taxonomy(self) -> Taxonomy:
+        return load_taxonomy(self.paths.taxonomy_file)
+
+    @cached_property
+    def encoder(self) -> TextEncoder:
+        if self.encoder_override is not None:
+            return self.encoder_override
+        return Encoder(
+            self.paths.encoder_model or None,
+            cache_dir=self.paths.cache_dir,
+            batch_size=self.paths.batch_size,
+            shipped_dir=self.paths.shipped_vectors_dir,
+        )
+
+    @cached_property
+    def tagger(self) -> PriorityTagger | None:
+        """The shipped/trained tagger if it matches this encoder and taxonomy; else None (similarity only)."""
+        try:
+            tagger = load_tagger(
+                self.paths.tagger_dir,
+                encoder_fingerprint=self.encoder.fingerprint,
+                taxonomy_version=self.taxonomy.version,
+                priorities=self.taxonomy.ids,
+            )
+        except ModelIntegrityError as exc:
+            self.tagger_status = f"unavailable ({exc}); priority scores fall back to description similarity"
+            log.warning("priority tagger refused: %s", exc)
+            return None
+        self.tagger_status = f"loaded from {self.paths.tagger_dir}"
+        return tagger
+
+    @cached_property
+    def profiles(self) -> Profiles:
+        return self.build_profiles()
+
+    def build_profiles(self, until_year: int | None = None, show_progress: bool = False) -> Profiles:
+        return build_profiles(
+            self.catalogue, self.encoder, self.taxonomy, self.tagger, until_year=until_year, show_progress=show_progress
+        )
+
+    def encode_texts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and priority scores of free texts (queries), each clipped like a project text."""
+        from recommender.profiles.text import clip
+
+        clipped = [clip(" ".join(t.split()))[0] for t in texts]
+        vectors = self.encoder.encode(clipped)
+        desc = self.encoder.encode([p.description for p in self.taxonomy.priorities])
+        return vectors, score_texts(clipped, vectors, desc, TermMatcher(self.taxonomy), self.tagger)
+
+    @cached_property
+    def rulebook(self):
+        from recommender.rules import load_rulebook
+
+        return load_rulebook(self.paths.rules_file)
+
+    def data_fingerprint(self) -> str:
+        """sha256 over the shipped catalogue tables (user additions excluded: they may change any time)."""
+        import hashlib
+
+        from recommender.artifacts import sha256_file
+
+        digest = hashlib.sha256()
+        for name in ("organisations", "projects", "participations"):
+            digest.update(sha256_file(self.paths.catalogue_dir / f"{name}.parquet").encode())
+        return digest.hexdigest()[:16]
+
+    def ranking_index(self, cutoff: int | None = None):
+        from recommender.graph import build_graph
+        from recommender.ranking.index import RankingIndex
+
+        profiles = self.profiles if cutoff is None else self.build_profiles(until_year=cutoff)
+        return RankingIndex(
+            self.catalogue, profiles, build_graph(self.catalogue, cutoff), self.encode_texts, self.rulebook
+        )
+
+    def model_expectations(self) -> dict:
+        return {"encoder_fingerprint": self.encoder.fingerprint, "taxonomy_version": self.taxonomy.version}
+
+    @cached_property
+    def recommender(self):
+        """The serving recommender: the trained model over an index of all years."""
+        from recommender.ranking.rankers import LearnedRanker
+        from recommender.ranking.service import Recommender
+
+        index = self.ranking_index()
+        ranker = LearnedRanker.load(self.paths.model_dir, index, expect=self.model_expectations())
+        return Recommender(index, ranker)
+
+    def score_free_texts(self, texts: list[str]) -> np.ndarray:
+        """(n, P) priority scores of arbitrary texts (each clipped like a project text)."""
+        from recommender.profiles.text import clip
+
+        clipped = [clip(" ".join(t.split()))[0] for t in texts]
+        vectors = self.encoder.encode(clipped)
+        desc = self.encoder.encode([p.description for p in self.taxonomy.priorities])
+        return score_texts(clipped, vectors, desc, TermMatcher(self.taxonomy), self.tagger)
