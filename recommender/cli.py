@@ -161,9 +161,16 @@ def _workspace() -> Workspace:
 
 @app.command("embed")
 @handles_errors
-def embed() -> None:
+def embed(
+    shipped: Annotated[bool, typer.Option("--shipped", help="Maintainers: store new vectors in the shipped "
+                                                            "data/vectors folder instead of the user cache.")] = False,
+) -> None:
     """Build or refresh the vectors of every project, organisation description and priority."""
     ws = _workspace()
+    if shipped:
+        from dataclasses import replace
+
+        ws = Workspace(replace(ws.paths, cache_dir=ws.paths.shipped_vectors_dir))
     encoder = ws.encoder
     profiles = ws.build_profiles(show_progress=True)
     out.print(

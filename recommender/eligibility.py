@@ -43,6 +43,10 @@ def member_record(catalogue: Catalogue, org_id: str) -> dict:
 
 
 def consortium_from_catalogue(catalogue: Catalogue, instrument: str, member_ids: list[str]) -> dict:
+    """A consortium of catalogue organisations, all funded participants; the first one coordinates."""
     if not member_ids:
         raise ConsortiumFormatError("members: at least one organisation id is needed")
-    return {"instrument": instrument, "members": [member_record(catalogue, m) for m in member_ids]}
+    members = [member_record(catalogue, m) for m in member_ids]
+    for i, member in enumerate(members):
+        member["role"] = "coordinator" if i == 0 else "participant"
+    return {"instrument": instrument, "members": members}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +23,22 @@ class Settings(BaseSettings):
     encoder_batch_size: int = 64
     # Where `corridor train` promotes models and serving loads them from (default: data/models/ranker).
     ranker_dir: Path | None = None
+    # HTTP API (api/). SQLAlchemy URL of the database holding API keys, feedback and organisations added
+    # through the API; empty means sqlite:///{state_dir}/corridor.db. PostgreSQL works too
+    # (postgresql+psycopg://user:password@host/db).
+    database_url: str = ""
+    # Origins allowed by CORS, as JSON (CORRIDOR_CORS_ORIGINS='["https://app.example"]'); empty: CORS off.
+    cors_origins: list[str] = []
+    # Largest accepted request body in bytes (larger: 413).
+    max_body_bytes: int = Field(65536, gt=0)
+    # Seconds between checks of the model directory for a newly promoted model (0: never poll).
+    model_poll_seconds: float = Field(30.0, ge=0)
+
+    @model_validator(mode="after")
+    def _default_database_url(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.state_dir / 'corridor.db'}"
+        return self
 
     @property
     def catalogue_dir(self) -> Path:

@@ -26,6 +26,7 @@ COORDINATOR_WEIGHT = 1.5
 DESCRIPTION_SHARE = 0.5  # an own description is half of the profile when there are projects too
 DECLARED_FLOOR = 0.6  # a technology area declared by a curator or user scores at least this
 TOP_PROJECTS = 3
+EVIDENCE_MIN_SCORE = 0.2  # a project is shown as evidence for a priority only if it scores at least this
 
 
 class TextEncoder(Protocol):
@@ -243,7 +244,7 @@ def explain_org_priorities(
                 float(profiles.project_scores[proj_cols[b], j]),
             )
             for b in best
-            if contrib[b] > 0
+            if contrib[b] > 0 and profiles.project_scores[proj_cols[b], j] >= EVIDENCE_MIN_SCORE
         ]
         out.append(PriorityEvidence(pid, float(profiles.org_scores[row, j]), terms[:8], projects, pid in declared))
     return sorted(out, key=lambda e: -e.score)

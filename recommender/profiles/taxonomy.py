@@ -126,12 +126,12 @@ class TermMatcher:
 def weak_labels(projects: pd.DataFrame, taxonomy: Taxonomy) -> np.ndarray:
     """(n, P) boolean weak labels from EuroSciVoc paths, policy priorities and call topics.
 
-    Only Horizon Europe projects carry this metadata; rows without any of it get all-False labels, so
-    callers should train and evaluate on rows where ``has_weak_label_metadata`` is True.
+    Rows without any metadata get all-False labels, so callers should train and evaluate on rows where
+    ``has_weak_label_metadata`` is True.
     """
     esv = projects["euroscivoc"].fillna("").str.lower()
     topic = projects["topic"].fillna("").str.upper()
-    policy = projects["policy_priorities"].fillna("").map(_policy_weights)
+    policy = [_policy_weights(str(v)) for v in projects["policy_priorities"].fillna("")]
     out = np.zeros((len(projects), len(taxonomy.priorities)), dtype=bool)
     for j, p in enumerate(taxonomy.priorities):
         hit = pd.Series(False, index=projects.index)
@@ -140,13 +140,15 @@ def weak_labels(projects: pd.DataFrame, taxonomy: Taxonomy) -> np.ndarray:
         for sub in p.topics:
             hit |= topic.str.contains(sub, regex=False)
         for code in p.policy_priorities:
-            hit |= policy.map(lambda w, c=code: w.get(c, 0) >= taxonomy.policy_min_weight)
+            hit |= pd.Series([w.get(code, 0) >= taxonomy.policy_min_weight for w in policy], index=projects.index)
         out[:, j] = hit.to_numpy()
     return out
 
 
 def has_weak_label_metadata(projects: pd.DataFrame) -> np.ndarray:
-    return projects["euroscivoc"].notna().to_numpy()
+    """Projects that carry some labelling metadata: EuroSciVoc paths (Horizon Europe) or a call topic code
+    (Horizon Europe, EDF, security research: topic codes label the defence priorities HE hardly has)."""
+    return (projects["euroscivoc"].notna() | projects["topic"].notna()).to_numpy()
 
 
 def _policy_weights(text: str) -> dict[str, int]:

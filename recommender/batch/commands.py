@@ -1,0 +1,151 @@
+"""CLI adapter for the batch jobs: the `corridor report` command, rich progress bars, and engine selection
+(the only place that reads RAY_ADDRESS). Wired into recommender/cli.py by the lead:
+
+    from recommender.batch.commands import report_command
+    app.command("report")(handles_errors(report_command))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from recommender.batch.engines import Engine, make_engine
+from recommender.batch.progress import Advance
+from recommender.batch.report import PairingReport, ReportRequest, build_report, read_org_ids, write_report
+
+EXIT_REJECTED_ROWS = 1  # as in recommender.cli: the command ran but some input rows were rejected
+
+out = Console()
+err = Console(stderr=True)
+
+
+class RichProgress:
+    """A rich progress bar per long step (on stderr, so stdout stays clean for pipes)."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or err
+
+    @contextmanager
+    def step(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.console) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n=1: bar.advance(task, n)
+
+
+def ray_address() -> str | None:
+    """The Ray cluster to join: RAY_ADDRESS, or None for a private local Ray."""
+    return os.environ.get("RAY_ADDRESS") or None
+
+
+def open_engine(name: str, workers: int | None = None) -> Engine:
+    """The engine for ``--engine``/``--workers`` (use as a context manager: it owns its workers)."""
+    return make_engine(name, workers=workers, address=ray_address() if name == "ray" else None)
+
+
+def _workspace():
+    from recommender.settings import get_settings
+    from recommender.workspace import Workspace
+
+    return Workspace(get_settings().workspace_paths())
+
+
+def report_command(
+    priority: Annotated[str, typer.Option("--priority", help="Technology priority id.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the tables, summary.json and report.html.")],
+    instrument: Annotated[
+        str | None, typer.Option(help="Instrument id: European organisations ineligible under it are left out.")
+    ] = None,
+    orgs: Annotated[
+        Path | None, typer.Option("--orgs", help="CSV with an org_id column: only pairs among these organisations.")
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (process pool) or ray (local Ray; RAY_ADDRESS joins a cluster).")
+    ] = "local",
+    workers: Annotated[int | None, typer.Option(help="Worker processes or local Ray CPUs (default: all).")] = None,
+    top: Annotated[int, typer.Option(help="Pairings written (the best ones).")] = 1000,
+    explain: Annotated[int, typer.Option(help="Pairings explained (the best ones; explanations are costly).")] = 200,
+    per_org: Annotated[int, typer.Option(help="Best European partners listed per Korean organisation.")] = 3,
+    keep_ineligible: Annotated[
+        bool, typer.Option(help="With --instrument: keep ineligible European organisations (flagged).")
+    ] = False,
+) -> None:
+    """Score every Korean x European pairing for a priority: ranked pairings with explanations and
+    eligibility per instrument (Parquet, CSV) and a self-contained HTML report."""
+    progress = RichProgress()
+    ws = _workspace()
+    with err.status("loading the catalogue, profiles and model"):
+        recommender = ws.recommender
+    org_ids, rejected = (None, [])
+    if orgs is not None:
+        ids, rejected = read_org_ids(orgs, recommender.index)
+        org_ids = tuple(ids)
+    request = ReportRequest(
+        priority=priority,
+        instrument=instrument,
+        keep_ineligible=keep_ineligible,
+        org_ids=org_ids,
+        top=top,
+        explain=explain,
+        per_org=per_org,
+    )
+    with open_engine(engine, workers) as runner:
+        report = build_report(recommender, request, runner, progress, rejected)
+    written = write_report(report, out_dir, progress)
+    print_written(report, written)
+    for problem in rejected:
+        err.print(f"[red]rejected[/red] {problem}", highlight=False)
+    if rejected:
+        raise typer.Exit(EXIT_REJECTED_ROWS)
+
+
+def print_written(report: PairingReport, written: dict[str, Path]) -> None:
+    meta = report.meta
+    out.print(
+        f"scored {meta['pairs_scored']:,} pairs ({meta['korean_organisations']:,} Korean x "
+        f"{meta['european_organisations']:,} European organisations) for {meta['priority']} on {meta['engine']} "
+        f"in {meta['scoring_seconds']:.1f} s ({meta['pairs_per_second']:,} pairs/s)",
+        highlight=False,
+    )
+    contents = {
+        "pairings": f"{len(report.pairings):,} best pairings ({meta['pairings_explained']} explained), "
+        "eligibility per instrument",
+        "korean_organisations": f"{len(report.korean):,} Korean organisations with their best partners",
+        "european_organisations": f"{len(report.european):,} European organisations with their best Korean match",
+        "countries": f"{len(report.countries):,} European countries",
+        "priorities": f"{len(report.priorities):,} priorities: each side's strength",
+        "score_histogram": "distribution of all pair scores",
+        "report": "self-contained HTML report (open in a browser)",
+        "summary": "parameters, counts and timings",
+    }
+    table = Table(title=f"Written to {next(iter(written.values())).parent}")
+    for col in ("file", "contents", "size"):
+        table.add_column(col)
+    for name, path in written.items():
+        size = path.stat().st_size
+        table.add_row(path.name, contents.get(name.rsplit(".", 1)[0], ""), f"{size / 1024:,.0f} KiB")
+    out.print(table)

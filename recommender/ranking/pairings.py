@@ -1,0 +1,140 @@
+"""The top European-Korean pairings for a technology priority, and organisation search over an index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recommender.catalogue.countries import normalise_country
+from recommender.ranking.index import EUROPE_REGIONS, Query, RankingIndex
+from recommender.ranking.service import Recommender
+
+PARTNERS_PER_KOREAN_ORG = 10
+PRIORITY_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Pairing:
+    rank: int
+    korean_id: str
+    korean_name: str
+    korean_country: str
+    european_id: str
+    european_name: str
+    european_country: str
+    score: float
+    eligibility: str | None  # the European partner's verdict under the instrument, when one is given
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "korean": {"id": self.korean_id, "name": self.korean_name, "country": self.korean_country},
+            "european": {"id": self.european_id, "name": self.european_name, "country": self.european_country},
+            "score": self.score,
+            "eligibility": self.eligibility,
+        }
+
+
+def top_pairings(
+    recommender: Recommender,
+    priority: str,
+    instrument: str | None = None,
+    k: int = 20,
+    per_org: int = PARTNERS_PER_KOREAN_ORG,
+) -> list[Pairing]:
+    """For each Korean organisation with a profile, its ``per_org`` best European partners for
+    ``priority`` (and ``instrument``); then the ``k`` best pairs overall (score, then ids, descending)."""
+    index = recommender.index
+    index.priority_index(priority)  # unknown priorities raise before any ranking
+    if instrument:
+        index.eligibility(instrument)  # unknown instruments too
+    korean = index.ids[index.side_masks["KR"] & index.has_profile]
+    queries = [Query(org_id=str(oid), region="EU", priority=priority, instrument=instrument) for oid in korean]
+    results = recommender.recommend_batch(queries, k=per_org, explain=False)
+    pairs = [(r.score, str(q.org_id), r) for q, recs in zip(queries, results, strict=True) for r in recs]
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2].org_id))
+    out = []
+    for rank, (score, kr_id, rec) in enumerate(pairs[:k], start=1):
+        out.append(
+            Pairing(
+                rank=rank,
+                korean_id=kr_id,
+                korean_name=str(index.names[index.row_of[kr_id]]),
+                korean_country=str(index.countries[index.row_of[kr_id]]),
+                european_id=rec.org_id,
+                european_name=rec.name,
+                european_country=rec.country,
+                score=round(float(score), 6),
+                eligibility=rec.eligibility_label or None,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+REGION_FILTERS = ("EU27", "EEA-EFTA", "UA", "KR", "OTHER", "EUROPE")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    total: int
+    rows: np.ndarray  # index rows of the requested page
+    priority_scores: np.ndarray | None  # their score in the requested priority
+
+
+class OrganisationSearch:
+    """Filter named organisations by text, country, region, activity type and priority strength.
+
+    Built once per index (it lower-cases every name and description once); ``search`` is vectorised.
+    """
+
+    def __init__(self, index: RankingIndex) -> None:
+        self.index = index
+        orgs = index.catalogue.organisations
+        self.named = orgs["name"].notna().to_numpy()
+        text = (
+            orgs["name"].fillna("") + "\n" + orgs["short_name"].fillna("") + "\n" + orgs["description"].fillna("")
+        )
+        self.haystack = text.str.lower().astype(object)
+        self.region = orgs["region"].fillna("OTHER").to_numpy(dtype=object)
+        by_name = np.lexsort((np.arange(len(orgs)), orgs["name"].fillna("").str.lower().to_numpy(dtype=str)))
+        self.name_rank = np.empty(len(orgs), dtype=np.int64)
+        self.name_rank[by_name] = np.arange(len(orgs))
+
+    def search(
+        self,
+        text: str | None = None,
+        country: str | None = None,
+        region: str | None = None,
+        activity_type: str | None = None,
+        priority: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResult:
+        """A page of matching rows: by priority score (descending) when a priority is given, else by name."""
+        index = self.index
+        mask = self.named.copy()
+        if text and text.strip():
+            mask &= pd.Series(self.haystack).str.contains(text.strip().lower(), regex=False).to_numpy()
+        if country:
+            mask &= index.countries == normalise_country(country)
+        if region:
+            allowed = EUROPE_REGIONS if region == "EUROPE" else {region}
+            mask &= np.isin(self.region, list(allowed))
+        if activity_type:
+            mask &= index.activity == activity_type.upper()
+        rows = np.flatnonzero(mask)
+        scores = None
+        if priority is not None:
+            p = index.priority_index(priority)
+            column = index.scores[rows, p]
+            keep = column >= PRIORITY_THRESHOLD
+            rows, column = rows[keep], column[keep]
+            order = np.lexsort((rows, -column))
+            rows, scores = rows[order], column[order]
+        else:
+            rows = rows[np.argsort(self.name_rank[rows], kind="stable")]
+        page = slice(offset, offset + limit)
+        return SearchResult(len(rows), rows[page], None if scores is None else scores[page])

@@ -1,0 +1,118 @@
+"""A synthetic serving world for API tests: the tiny three-community catalogue, the keyword encoder and a
+LearnedRanker trained on it and saved as a real model directory (manifest, sha256), so the API's model
+loading, reload and refusal paths run exactly as in production, in well under a second per app."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from api.state import ModelSource, ServiceState
+from recommender.graph import build_graph
+from recommender.profiles.profiles import build_profiles
+from recommender.ranking.index import RankingIndex
+from recommender.ranking.rankers import LearnedRanker
+from recommender.rules import load_rulebook
+from tests.fakes import KeywordEncoder
+from tests.synthetic import make_world
+from tests.test_profiles import tiny_taxonomy
+
+EXPECT = {"encoder_fingerprint": KeywordEncoder.fingerprint, "taxonomy_version": "test-1"}
+METRICS = {
+    "new-partners": {"description": "new pairs", "queries": 10, "relevant_pairs": 20,
+                     "rankers": {"learned": {"recall@20": 0.8, "ndcg@10": 0.6}, "popularity": {"recall@20": 0.3}},
+                     "learned_leads": True, "best_baseline": "popularity"},
+}
+
+_WORLD = None
+_RULEBOOK = None
+
+
+def world():
+    global _WORLD
+    if _WORLD is None:
+        _WORLD = make_world()
+    return _WORLD
+
+
+def rulebook():
+    global _RULEBOOK
+    if _RULEBOOK is None:
+        _RULEBOOK = load_rulebook()
+    return _RULEBOOK
+
+
+def encode_fn():
+    encoder, taxonomy = KeywordEncoder(), tiny_taxonomy()
+    desc = encoder.encode([p.description for p in taxonomy.priorities])
+
+    def encode(texts):
+        v = encoder.encode(texts)
+        return v, np.clip(v @ desc.T, 0, 1)
+
+    return encoder, taxonomy, encode
+
+
+def make_index(catalogue=None, cutoff=None) -> RankingIndex:
+    catalogue = catalogue if catalogue is not None else world()
+    encoder, taxonomy, encode = encode_fn()
+    profiles = build_profiles(catalogue, encoder, taxonomy, tagger=None, until_year=cutoff)
+    return RankingIndex(catalogue, profiles, build_graph(catalogue, cutoff), encode, rulebook())
+
+
+def train_model(directory: Path, version: str = "synthetic-1", expect: dict | None = None) -> Path:
+    """Train on the synthetic world (features up to 2021, labels 2022) and save with a manifest."""
+    from training.ranker import TrainConfig, training_set
+
+    train_index = make_index(cutoff=2021)
+    ranker = LearnedRanker(train_index, max_iter=40)
+    data = training_set(train_index, world(), 2022, TrainConfig(train_year=2022, negatives_per_query=20), ranker)
+    ranker.fit(data)
+    manifest = {
+        "model_version": version,
+        **(expect or EXPECT),
+        "train_year": 2022,
+        "eval_year": 2023,
+        "primary_metric": "recall@20",
+        "metrics": METRICS,
+    }
+    ranker.save(directory, manifest, {"evaluation.json": json.dumps(METRICS)})
+    return directory
+
+
+def copy_model(source: Path, target: Path, version: str | None = None) -> Path:
+    """A copy of a model directory; with ``version`` its manifest names another version (hashes stay valid)."""
+    if target.exists():
+        shutil.rmtree(target)
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    if version is not None:
+        manifest = json.loads((staging / "manifest.json").read_text())
+        manifest["model_version"] = version
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    staging.rename(target)
+    return target
+
+
+def replace_model(source: Path, target: Path, version: str) -> None:
+    """Promote like write_model_dir does: the new directory is renamed over the old one."""
+    new = copy_model(source, target.with_name(f"{target.name}.new"), version)
+    old = target.with_name(f"{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def synthetic_state(model_dir: Path | None, load: bool = True) -> ServiceState:
+    index = make_index()
+    _, _, encode = encode_fn()
+    state = ServiceState(index, encode, ModelSource(model_dir, EXPECT) if model_dir is not None else None)
+    if load and model_dir is not None:
+        state.load_model()
+    return state

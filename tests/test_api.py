@@ -1,0 +1,530 @@
+"""The HTTP API through TestClient, on the synthetic world (fake keyword encoder, small trained model):
+every route, its error paths, API keys and scopes, limits, CORS and the model lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.state import ServiceState
+from api.storage import Store
+from recommender.settings import Settings
+from tests.api_support import copy_model, replace_model, synthetic_state, train_model
+
+NEW_ORG = {
+    "id": "kr-new-drones",
+    "name": "New Drone Works",
+    "country": "KR",
+    "description": "Drone swarm autonomy and unmanned inspection systems.",
+    "activity_type": "PRC",
+    "sme": True,
+    "technology_areas": ["unmanned"],
+}
+
+
+@dataclass
+class Api:
+    client: TestClient
+    state: ServiceState
+    store: Store
+    read: dict
+    write: dict
+    model_dir: Path | None
+
+    def get(self, url, key="read", **kw):
+        return self.client.get(url, headers=self._headers(key), **kw)
+
+    def post(self, url, body=None, key="read", **kw):
+        return self.client.post(url, json=body, headers=self._headers(key), **kw)
+
+    def put(self, url, body=None, key="write", **kw):
+        return self.client.put(url, json=body, headers=self._headers(key), **kw)
+
+    def _headers(self, key):
+        return {"read": self.read, "write": self.write, None: {}}.get(key, {"X-API-Key": key})
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory) -> Path:
+    return train_model(tmp_path_factory.mktemp("api-model") / "ranker")
+
+
+@pytest.fixture
+def make_api(tmp_path, trained_model):
+    opened = []
+
+    def make(model: bool = True, **overrides) -> Api:
+        model_dir = copy_model(trained_model, tmp_path / "ranker") if model else None
+        state = synthetic_state(model_dir)
+        settings = Settings(**{"state_dir": tmp_path / "state", "model_poll_seconds": 0, **overrides})
+        app = create_app(settings, state)
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        opened.append(client)
+        store = app.state.store
+        read = {"X-API-Key": store.create_key("read", "tests")[1]}
+        write = {"X-API-Key": store.create_key("write", "tests")[1]}
+        return Api(client, state, store, read, write, model_dir)
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(make_api) -> Api:
+    return make_api()
+
+
+def error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code, body
+    assert "Traceback" not in response.text
+    return body["error"]
+
+
+# ---- health, readiness, docs -----------------------------------------------------------------------------------
+def test_health_and_ready_need_no_key(api):
+    assert api.get("/health", key=None).json() == {"status": "ok"}
+    ready = api.get("/ready", key=None).json()
+    assert ready["status"] == "ready" and ready["model_version"] == "synthetic-1"
+    assert ready["organisations"] == len(api.state.serving.index.ids) and ready["database"] == "sqlite"
+
+
+def test_ready_is_503_without_a_model_but_the_rest_serves(make_api):
+    api = make_api(model=False)
+    assert api.get("/health", key=None).status_code == 200
+    error(api.get("/ready", key=None), 503, "not_ready")
+    for response in (
+        api.get("/v1/organisations/drones-eu-0/partners"),
+        api.post("/v1/match", {"text": "radar"}),
+        api.get("/v1/pairings?priority=unmanned"),
+        api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edf-research"}),
+        api.get("/v1/model"),
+    ):
+        error(response, 503, "model_unavailable")
+    assert api.get("/v1/organisations/drones-eu-0").status_code == 200
+    assert api.get("/v1/instruments").status_code == 200
+
+
+def test_docs_and_schema_are_public_and_every_route_has_examples(api):
+    assert api.get("/docs", key=None).status_code == 200
+    spec = api.get("/openapi.json", key=None).json()
+    assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+    text_of = json.dumps
+
+    def resolve(schema):
+        ref = schema.get("$ref")
+        return spec["components"]["schemas"][ref.split("/")[-1]] if ref else schema
+
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            examples = [p for p in op.get("parameters", []) if "examples" in p or "example" in p]
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            ok = next(iter(op["responses"].values()))
+            response = ok.get("content", {}).get("application/json", {}).get("schema", {})
+            has = examples or "examples" in resolve(body) or "examples" in resolve(response)
+            assert has, f"{method.upper()} {path} has no examples"
+            assert text_of(op["responses"])  # documented responses
+        assert path in ("/health", "/ready") or "401" in next(iter(methods.values()))["responses"]
+
+
+# ---- API keys and scopes -------------------------------------------------------------------------------------
+def test_missing_unknown_and_revoked_keys_are_401(api):
+    err = error(api.get("/v1/instruments", key=None), 401, "unauthorized")
+    assert "X-API-Key" in err["message"]
+    error(api.get("/v1/instruments", key="cor_not-a-real-key"), 401, "unauthorized")
+    key, secret = api.store.create_key("read")
+    assert api.get("/v1/instruments", key=secret).status_code == 200
+    api.store.revoke_key(key.id)
+    error(api.get("/v1/instruments", key=secret), 401, "unauthorized")
+
+
+def test_a_read_key_cannot_write_and_a_write_key_can_read(api):
+    err = error(api.post("/v1/organisations", NEW_ORG, key="read"), 403, "forbidden")
+    assert err["details"] == {"key_scope": "read", "required_scope": "write"}
+    error(api.put("/v1/organisations/x", NEW_ORG, key="read"), 403, "forbidden")
+    error(api.post("/v1/feedback", {"query_org_id": "drones-eu-0", "candidate_org_id": "drones-eu-1",
+                                    "verdict": "accepted"}), 403, "forbidden")
+    error(api.post("/v1/admin/reload", key="read"), 403, "forbidden")
+    assert api.get("/v1/instruments", key="write").status_code == 200
+
+
+def test_keys_are_stored_hashed(api):
+    key, secret = api.store.create_key("read", "someone")
+    assert secret.startswith("cor_") and len(secret) > 40
+    rows = api.store.keys()
+    stored = next(r for r in rows if r.id == key.id)
+    assert stored.name == "someone" and stored.prefix == secret[:10]
+    with api.store.engine.connect() as conn:
+        dump = json.dumps([list(r) for r in conn.exec_driver_sql("select * from api_keys").fetchall()], default=str)
+    assert secret not in dump and hashlib.sha256(secret.encode()).hexdigest() in dump
+
+
+# ---- organisations ---------------------------------------------------------------------------------------------
+def test_search_by_text_country_region_activity(api):
+    page = api.get("/v1/organisations", params={"q": "DRONE", "limit": 100}).json()
+    assert page["total"] > 0 and all("drone" in (o["name"] + (o["description"] or "")).lower() for o in page["items"])
+    kr = api.get("/v1/organisations", params={"country": "KR", "limit": 100}).json()
+    assert kr["total"] == 10 and all(o["country"] == "KR" for o in kr["items"])
+    europe = api.get("/v1/organisations", params={"region": "EUROPE", "activity_type": "PRC"}).json()
+    assert europe["items"] and all(o["region"] == "EU27" and o["activity_type"] == "PRC" for o in europe["items"])
+    names = [o["name"] for o in api.get("/v1/organisations", params={"limit": 100}).json()["items"]]
+    assert names == sorted(names, key=str.lower)
+
+
+def test_search_by_priority_is_sorted_by_score(api):
+    page = api.get("/v1/organisations", params={"priority": "unmanned", "limit": 100}).json()
+    scores = [o["priority_score"] for o in page["items"]]
+    assert scores and min(scores) >= 0.5 and scores == sorted(scores, reverse=True)
+    assert all(o["id"].startswith(("drones", "kr-cold")) for o in page["items"])
+    error(api.get("/v1/organisations", params={"priority": "nope"}), 422, "unknown_priority")
+
+
+def test_search_pagination(api):
+    first = api.get("/v1/organisations", params={"limit": 5, "offset": 0}).json()
+    second = api.get("/v1/organisations", params={"limit": 5, "offset": 5}).json()
+    assert first["total"] == second["total"] == 34 and len(first["items"]) == 5
+    assert not {o["id"] for o in first["items"]} & {o["id"] for o in second["items"]}
+    assert api.get("/v1/organisations", params={"offset": 1000}).json()["items"] == []
+    error(api.get("/v1/organisations", params={"limit": 101}), 422, "validation_error")
+    error(api.get("/v1/organisations", params={"limit": 0}), 422, "validation_error")
+    error(api.get("/v1/organisations", params={"offset": -1}), 422, "validation_error")
+    error(api.get("/v1/organisations", params={"region": "MARS"}), 422, "validation_error")
+
+
+def test_get_profile_and_unknown_id(api):
+    profile = api.get("/v1/organisations/kr-cold-drones").json()
+    assert profile["organisation"]["name"] == "Cold Drones" and profile["has_profile"]
+    assert profile["priorities"][0]["priority"] == "unmanned" and profile["priorities"][0]["declared"]
+    drones = api.get("/v1/organisations/drones-eu-0").json()
+    assert drones["characteristic_projects"] and drones["priorities"][0]["projects"]
+    err = error(api.get("/v1/organisations/no-such-org"), 404, "unknown_organisation")
+    assert err["details"] == {"id": "no-such-org"}
+
+
+def test_add_organisation_is_stored_embedded_and_rankable_at_once(api):
+    response = api.post("/v1/organisations", NEW_ORG, key="write")
+    assert response.status_code == 201, response.text
+    profile = response.json()
+    assert profile["organisation"]["sources"] == "user" and profile["organisation"]["region"] == "KR"
+    assert profile["priorities"][0]["priority"] == "unmanned" and profile["priorities"][0]["score"] >= 0.6
+    assert [o["id"] for o in api.store.organisations()] == ["kr-new-drones"]
+    partners = api.get("/v1/organisations/kr-new-drones/partners", params={"region": "EU", "k": 5}).json()
+    assert sum(r["org_id"].startswith("drones-") for r in partners["results"]) >= 4
+    found = api.get("/v1/organisations", params={"q": "new drone works"}).json()
+    assert [o["id"] for o in found["items"]] == ["kr-new-drones"]
+    as_candidate = api.get("/v1/organisations/drones-eu-0/partners", params={"region": "KR", "k": 20}).json()
+    assert "kr-new-drones" in {r["org_id"] for r in as_candidate["results"]}
+
+
+def test_add_organisation_errors(api):
+    error(api.post("/v1/organisations", {**NEW_ORG, "country": "ZZ"}, key="write"), 422, "invalid_organisation")
+    err = error(api.post("/v1/organisations", {**NEW_ORG, "technology_areas": ["warp"]}, key="write"), 422,
+                "invalid_organisation")
+    assert err["details"]["field"] == "technology_areas"
+    error(api.post("/v1/organisations", {**NEW_ORG, "description": "   "}, key="write"), 422, "invalid_organisation")
+    missing = {k: v for k, v in NEW_ORG.items() if k != "name"}
+    err = error(api.post("/v1/organisations", missing, key="write"), 422, "validation_error")
+    assert err["details"][0]["loc"] == ["body", "name"]
+    error(api.post("/v1/organisations", {**NEW_ORG, "id": "bad id!"}, key="write"), 422, "validation_error")
+    error(api.post("/v1/organisations", {**NEW_ORG, "colour": "red"}, key="write"), 422, "validation_error")
+    error(api.client.post("/v1/organisations", content=b"{not json", headers={**api.write,
+                                                                             "Content-Type": "application/json"}),
+          422, "validation_error")
+    error(api.post("/v1/organisations", {**NEW_ORG, "id": "drones-eu-0"}, key="write"), 409, "organisation_exists")
+    assert api.post("/v1/organisations", NEW_ORG, key="write").status_code == 201
+    error(api.post("/v1/organisations", NEW_ORG, key="write"), 409, "organisation_exists")
+    assert len(api.store.organisations()) == 1
+
+
+def test_put_creates_then_replaces(api):
+    body = {k: v for k, v in NEW_ORG.items() if k != "id"}
+    created = api.put("/v1/organisations/kr-put", body)
+    assert created.status_code == 201, created.text
+    before = api.get("/v1/organisations/kr-put").json()["priorities"][0]["priority"]
+    updated = api.put("/v1/organisations/kr-put", {**body, "description": "Radar and sonar sensing.",
+                                                   "technology_areas": []})
+    assert updated.status_code == 200
+    after = updated.json()
+    assert before == "unmanned" and after["priorities"][0]["priority"] == "sensors_ew"
+    assert len(api.state.serving.index.ids) == 35  # replaced in place, not appended twice
+    assert api.store.organisations()[0]["description"] == "Radar and sonar sensing."
+    # a catalogue organisation can be overridden too (as `corridor data add` does); its projects stay
+    over = api.put("/v1/organisations/drones-eu-0", {**body, "name": "Drones Org 0", "country": "FR"})
+    assert over.status_code == 200 and over.json()["characteristic_projects"]
+    error(api.put("/v1/organisations/kr-put", {**body, "id": "other"}), 422, "invalid_organisation")
+    error(api.put("/v1/organisations/kr-put", {**body, "country": "XX"}), 422, "invalid_organisation")
+    error(api.put("/v1/organisations/bad%20id", body), 422, "invalid_organisation")
+
+
+# ---- partners, match, pairings --------------------------------------------------------------------------------
+def test_partners_with_explanations_and_eligibility(api):
+    out = api.get("/v1/organisations/radar-kr-8/partners",
+                  params={"k": 5, "region": "EU", "instrument": "edf-research", "priority": "sensors_ew"}).json()
+    results = out["results"]
+    assert out["model_version"] == "synthetic-1" and len(results) == 5
+    assert [r["rank"] for r in results] == [1, 2, 3, 4, 5]
+    assert all(r["org_id"].startswith("radar-eu") for r in results)
+    assert all(r["eligibility"]["verdict"] in ("ELIGIBLE", "CONDITIONAL") for r in results)
+    assert results[0]["contributions"] and results[0]["relevant_projects"]
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    flagged = api.get("/v1/organisations/drones-eu-0/partners",
+                      params={"region": "KR", "instrument": "edf-research", "keep_ineligible": True}).json()
+    assert flagged["results"] and all(r["eligibility"]["verdict"] != "ELIGIBLE" for r in flagged["results"])
+
+
+def test_partners_errors(api):
+    error(api.get("/v1/organisations/nope/partners"), 404, "unknown_organisation")
+    err = error(api.get("/v1/organisations/drones-eu-0/partners", params={"instrument": "nope"}), 404,
+                "unknown_instrument")
+    assert "edf-research" in err["details"]["known"]
+    error(api.get("/v1/organisations/drones-eu-0/partners", params={"priority": "nope"}), 422, "unknown_priority")
+    error(api.get("/v1/organisations/drones-eu-0/partners", params={"region": "MARS"}), 422, "validation_error")
+    error(api.get("/v1/organisations/drones-eu-0/partners", params={"k": 0}), 422, "validation_error")
+    error(api.get("/v1/organisations/drones-eu-0/partners", params={"k": 101}), 422, "validation_error")
+
+
+def test_match_free_text(api):
+    out = api.post("/v1/match", {"text": "Semiconductor chip design  and microelectronics", "k": 5}).json()
+    assert sum(r["org_id"].startswith("chips-") for r in out["results"]) >= 4
+    normalised = " ".join("Semiconductor chip design  and microelectronics".split())
+    assert out["query"]["text_sha256"] == hashlib.sha256(normalised.encode()).hexdigest()
+    error(api.post("/v1/match", {"text": "   "}), 422, "validation_error")
+    error(api.post("/v1/match", {"text": "radar", "k": 0}), 422, "validation_error")
+    error(api.post("/v1/match", {"text": "radar", "instrument": "nope"}), 404, "unknown_instrument")
+    error(api.post("/v1/match", {"text": "radar", "priority": "nope"}), 422, "unknown_priority")
+    error(api.post("/v1/match", {"k": 3}), 422, "validation_error")
+
+
+def test_pairings_are_korean_european_sorted_and_cached(api):
+    first = api.get("/v1/pairings", params={"priority": "unmanned", "k": 10}).json()
+    pairs = first["pairings"]
+    assert len(pairs) == 10 and not first["cached"]
+    assert all(p["korean"]["country"] == "KR" and p["european"]["country"] != "KR" for p in pairs)
+    assert [p["score"] for p in pairs] == sorted((p["score"] for p in pairs), reverse=True)
+    assert [p["rank"] for p in pairs] == list(range(1, 11))
+    again = api.get("/v1/pairings", params={"priority": "unmanned", "k": 5}).json()
+    assert again["cached"] and again["pairings"] == pairs[:5]
+    with_instrument = api.get("/v1/pairings", params={"priority": "unmanned", "instrument": "edf-research"}).json()
+    assert not with_instrument["cached"]
+    assert all(p["eligibility"] in ("ELIGIBLE", "CONDITIONAL") for p in with_instrument["pairings"])
+    api.post("/v1/organisations", NEW_ORG, key="write")  # a write swaps the snapshot: the cache starts empty
+    assert not api.get("/v1/pairings", params={"priority": "unmanned"}).json()["cached"]
+    error(api.get("/v1/pairings"), 422, "validation_error")
+    error(api.get("/v1/pairings", params={"priority": "nope"}), 422, "unknown_priority")
+    error(api.get("/v1/pairings", params={"priority": "unmanned", "instrument": "nope"}), 404, "unknown_instrument")
+    error(api.get("/v1/pairings", params={"priority": "unmanned", "k": 101}), 422, "validation_error")
+
+
+# ---- rules ---------------------------------------------------------------------------------------------------
+def test_eligibility_with_members_given_by_id(api):
+    body = {"instrument": "edf-research",
+            "members": [{"id": "drones-eu-0", "role": "coordinator"}, {"id": "drones-eu-1"}, {"id": "drones-eu-2"}]}
+    verdict = api.post("/v1/eligibility", body).json()
+    assert verdict["verdict"] in ("ELIGIBLE", "CONDITIONAL")
+    assert [m["country"] for m in verdict["members"]] == ["FR", "DE", "IT"]
+    assert verdict["rules_version"] == "1.0.0" and all(r["citation"] for r in verdict["rules"])
+    korean = api.post("/v1/eligibility", {"instrument": "edf-research",
+                                          "members": [{"id": "kr-cold-drones"}, {"name": "B", "country": "DE"}]}).json()
+    assert korean["verdict"] == "INELIGIBLE"
+    failed = [r for r in korean["rules"] if r["status"] == "failed"]
+    assert failed and all(r["fix_hint"] for r in failed)
+
+
+def test_eligibility_errors(api):
+    err = error(api.post("/v1/eligibility", {"instrument": "nope", "members": [{"name": "A", "country": "FR"}]}),
+                404, "unknown_instrument")
+    assert "kiat" in err["details"]["known"]
+    err = error(api.post("/v1/eligibility", {"instrument": "edip", "members": [{"name": "A", "country": "ZZ"}]}),
+                422, "invalid_consortium")
+    assert "members[0].country" in err["message"]
+    error(api.post("/v1/eligibility", {"instrument": "edip", "members": [{"id": "nope"}]}), 404,
+          "unknown_organisation")
+    error(api.post("/v1/eligibility", {"instrument": "edip", "members": []}), 422, "validation_error")
+    error(api.post("/v1/eligibility", {"instrument": "edip", "members": [{"name": "A", "country": "FR", "x": 1}]}),
+          422, "validation_error")
+    error(api.post("/v1/eligibility", {"instrument": "edip", "members": [{"name": "A", "country": "FR"}],
+                                       "components": [{"origin_country": "FR", "cost": -1}]}), 422, "validation_error")
+
+
+def test_consortium_proposal(api):
+    out = api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edf-research", "priority": "unmanned",
+                                     "size": 4}).json()
+    assert [m["role"] for m in out["members"]] == ["coordinator"] + ["participant"] * 3
+    assert out["verdict"]["verdict"] in ("ELIGIBLE", "CONDITIONAL") and out["rules_failed"] == []
+    assert "edf-min-countries" in out["rules_met"] and out["model_version"] == "synthetic-1"
+    error(api.post("/v1/consortia", {"lead": "nope", "instrument": "edf-research"}), 404, "unknown_organisation")
+    error(api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "nope"}), 404, "unknown_instrument")
+    error(api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edip", "size": 1}), 422,
+          "validation_error")
+    error(api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edip", "priority": "nope"}), 422,
+          "unknown_priority")
+
+
+def test_instruments_and_rules(api):
+    listing = api.get("/v1/instruments").json()
+    ids = [i["id"] for i in listing["instruments"]]
+    assert {"edf-research", "edip", "safe", "horizon-europe", "kiat"} <= set(ids)
+    assert listing["rules_version"] == "1.0.0" and listing["valid_as_of"] == "2026-01-01"
+    edf = api.get("/v1/instruments/edf-research").json()
+    assert edf["rules"] and all(r["citation"] and r["confidence"] in "TSM" for r in edf["rules"])
+    assert {r["id"] for r in edf["rules"]} >= {"edf-min-entities", "edf-min-countries"}
+    assert "FR" in edf["eligible_countries"] and edf["rule_count"] == len(edf["rules"])
+    err = error(api.get("/v1/instruments/nope"), 404, "unknown_instrument")
+    assert set(err["details"]["known"]) == set(ids)
+
+
+# ---- feedback and the model -----------------------------------------------------------------------------------
+def test_feedback_is_stored(api):
+    out = api.post("/v1/feedback", {"query_org_id": "drones-eu-0", "candidate_org_id": "drones-eu-1",
+                                    "verdict": "accepted", "comment": "good fit"}, key="write")
+    assert out.status_code == 201 and out.json()["model_version"] == "synthetic-1"
+    text = api.post("/v1/feedback", {"query_text": "radar  sonar", "candidate_org_id": "radar-eu-0",
+                                     "verdict": "irrelevant"}, key="write").json()
+    assert text["query_text_sha256"] == hashlib.sha256(b"radar sonar").hexdigest()
+    stored = api.store.feedback()
+    assert [f["verdict"] for f in stored] == ["accepted", "irrelevant"]
+    assert stored[0]["comment"] == "good fit" and stored[0]["api_key_id"] is not None
+    assert "radar sonar" not in json.dumps(stored, default=str)  # the text itself is never stored
+
+
+def test_feedback_errors(api):
+    base = {"candidate_org_id": "drones-eu-1", "verdict": "accepted"}
+    error(api.post("/v1/feedback", base, key="write"), 422, "validation_error")
+    error(api.post("/v1/feedback", {**base, "query_org_id": "a", "query_text": "b"}, key="write"), 422,
+          "validation_error")
+    error(api.post("/v1/feedback", {**base, "query_org_id": "drones-eu-0", "verdict": "maybe"}, key="write"), 422,
+          "validation_error")
+    error(api.post("/v1/feedback", {**base, "query_text_sha256": "abc"}, key="write"), 422, "validation_error")
+    error(api.post("/v1/feedback", {**base, "query_org_id": "nope"}, key="write"), 404, "unknown_organisation")
+    error(api.post("/v1/feedback", {**base, "query_org_id": "drones-eu-0", "candidate_org_id": "nope"},
+                   key="write"), 404, "unknown_organisation")
+    assert api.store.feedback() == []
+
+
+def test_model_info(api):
+    info = api.get("/v1/model").json()
+    assert info["model_version"] == "synthetic-1" and info["kind"] == "learned"
+    assert info["primary_metric"] == "recall@20" and info["primary_score"] == 0.8
+    assert info["summary"]["new-partners"]["recall@20"] == 0.8 and info["created_at"]
+
+
+def test_reload_swaps_in_a_new_model(api):
+    replace_model(api.model_dir, api.model_dir, "synthetic-2")
+    out = api.post("/v1/admin/reload", key="write").json()
+    assert out == {"reloaded": True, "model_version": "synthetic-2", "previous_version": "synthetic-1",
+                   "message": "model synthetic-2 loaded"}
+    assert api.get("/v1/model").json()["model_version"] == "synthetic-2"
+    assert api.get("/v1/organisations/drones-eu-0/partners").json()["model_version"] == "synthetic-2"
+
+
+def test_a_corrupt_or_mismatched_model_is_refused_and_the_old_one_keeps_serving(api, caplog, tmp_path):
+    caplog.set_level(logging.ERROR, logger="corridor.api")
+    with open(api.model_dir / "heads.joblib", "ab") as fh:
+        fh.write(b"tampered")
+    err = error(api.post("/v1/admin/reload", key="write"), 409, "model_refused")
+    assert "altered" in err["message"] and err["details"] == {"serving_version": "synthetic-1"}
+    assert "model refused, still serving synthetic-1" in caplog.text
+    assert api.get("/v1/organisations/drones-eu-0/partners").status_code == 200
+    assert api.get("/ready", key=None).json()["model_version"] == "synthetic-1"
+    mismatched = train_model(tmp_path / "other", "synthetic-x", {"encoder_fingerprint": "another-encoder",
+                                                                 "taxonomy_version": "test-1"})
+    replace_model(mismatched, api.model_dir, "synthetic-x")
+    err = error(api.post("/v1/admin/reload", key="write"), 409, "model_refused")
+    assert "encoder_fingerprint" in err["message"]
+    assert api.get("/v1/model").json()["model_version"] == "synthetic-1"
+
+
+def test_refused_model_without_any_model_is_503(make_api, tmp_path):
+    api = make_api()
+    (api.model_dir / "manifest.json").write_text("{broken")
+    api.state.serving.recommender = None  # as if nothing had loaded at start-up
+    error(api.post("/v1/admin/reload", key="write"), 503, "model_unavailable")
+
+
+def test_background_poll_picks_up_a_promoted_model_and_skips_a_corrupt_one(make_api, caplog):
+    caplog.set_level(logging.ERROR, logger="corridor.api")
+    api = make_api(model_poll_seconds=0.05)
+    replace_model(api.model_dir, api.model_dir, "synthetic-3")
+    _wait(lambda: api.get("/ready", key=None).json()["model_version"] == "synthetic-3")
+    copy_model(api.model_dir, api.model_dir.with_name("broken"), "synthetic-4")
+    with open(api.model_dir.with_name("broken") / "params.json", "a") as fh:
+        fh.write(" ")
+    replace_model(api.model_dir.with_name("broken"), api.model_dir, "synthetic-4")  # copied with the bad file
+    _wait(lambda: "model refused" in caplog.text)
+    time.sleep(0.2)
+    assert caplog.text.count("model refused") == 1  # logged once, not at every poll
+    assert api.get("/ready", key=None).json()["model_version"] == "synthetic-3"
+
+
+def _wait(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+# ---- limits, errors, CORS -------------------------------------------------------------------------------------
+def test_oversize_bodies_are_413(make_api):
+    api = make_api(max_body_bytes=1024)
+    big = {**NEW_ORG, "description": "drone " * 400}
+    err = error(api.post("/v1/organisations", big, key="write"), 413, "payload_too_large")
+    assert err["details"] == {"max_bytes": 1024}
+    error(api.post("/v1/match", {"text": "radar " * 300}), 413, "payload_too_large")
+
+    def chunks():  # no Content-Length: counted while reading
+        for _ in range(10):
+            yield b" " * 200
+
+    response = api.client.post("/v1/match", content=chunks(), headers={**api.read, "Content-Type": "application/json"})
+    error(response, 413, "payload_too_large")
+    assert api.store.organisations() == []
+
+
+def test_default_body_limit_is_64_kib(api):
+    error(api.post("/v1/match", {"text": "x" * (65 * 1024)}), 413, "payload_too_large")
+    assert api.post("/v1/match", {"text": "radar " * 2000}).status_code == 200
+
+
+def test_unknown_route_and_method_are_structured(api):
+    error(api.get("/v1/nothing-here"), 404, "not_found")
+    error(api.client.delete("/v1/instruments", headers=api.read), 405, "method_not_allowed")
+
+
+def test_unexpected_errors_are_500_without_a_trace(api, caplog):
+    def boom():
+        raise RuntimeError("secret internals")
+
+    api.client.app.add_api_route("/v1/boom", boom)
+    caplog.set_level(logging.ERROR, logger="corridor.api")
+    response = api.get("/v1/boom")
+    err = error(response, 500, "internal_error")
+    assert "secret internals" not in response.text and "RuntimeError" not in response.text
+    assert "unhandled error on GET /v1/boom" in caplog.text and "secret internals" in caplog.text
+    assert err["details"] is None
+
+
+def test_cors_is_off_unless_configured(make_api):
+    api = make_api()
+    origin = {"Origin": "https://app.example"}
+    assert "access-control-allow-origin" not in api.client.get("/health", headers=origin).headers
+    api = make_api(cors_origins=["https://app.example"])
+    response = api.client.get("/health", headers=origin)
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+    preflight = api.client.options("/v1/match", headers={**origin, "Access-Control-Request-Method": "POST",
+                                                         "Access-Control-Request-Headers": "X-API-Key"})
+    assert preflight.status_code == 200

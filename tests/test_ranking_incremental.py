@@ -1,0 +1,113 @@
+"""Adding organisations to an index incrementally equals rebuilding it (recommender/ranking/incremental.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender.catalogue import Catalogue
+from recommender.catalogue.build import conform
+from recommender.catalogue.schema import ORGANISATIONS
+from recommender.catalogue.store import overlay_organisations
+from recommender.catalogue.useradd import validate_row
+from recommender.ranking.incremental import description_texts, rebind, with_organisations
+from recommender.ranking.index import Query
+from recommender.ranking.rankers import EmbeddingRanker
+from tests.api_support import encode_fn, make_index, world
+
+PRIORITIES = frozenset({"unmanned", "semiconductors", "sensors_ew"})
+
+
+def org(**fields):
+    rec = {"name": "Test Org", "country": "FR", "description": "Radar and sonar sensing for naval drones.", **fields}
+    row, error = validate_row(rec, 1, PRIORITIES)
+    assert error is None, error
+    return row
+
+
+def rebuilt(rows):
+    base = world()
+    frame = conform(pd.DataFrame(rows, columns=list(ORGANISATIONS.names)), ORGANISATIONS)
+    catalogue = Catalogue(overlay_organisations(base.organisations, frame), base.projects, base.participations)
+    return make_index(catalogue)
+
+
+def incremental(rows, index=None):
+    index = index or make_index()
+    _, _, encode = encode_fn()
+    vectors, scores = encode(description_texts(rows))
+    return with_organisations(index, rows, vectors, scores)
+
+
+def assert_same_profiles(a, b, ids):
+    for oid in ids:
+        ra, rb = a.row(oid), b.row(oid)
+        np.testing.assert_allclose(a.vectors[ra], b.vectors[rb], atol=1e-6)
+        np.testing.assert_allclose(a.scores[ra], b.scores[rb], atol=1e-9)
+        assert a.has_profile[ra] == b.has_profile[rb]
+        for side in ("EU", "KR", "ANY"):
+            assert a.side_masks[side][ra] == b.side_masks[side][rb]
+        assert a.graph.projects[ra] == b.graph.projects[rb]
+        assert a.graph.degree[ra] == b.graph.degree[rb]
+
+
+def test_new_organisations_match_a_full_rebuild():
+    rows = [
+        org(id="new-fr", technology_areas="unmanned"),
+        org(id="new-jp", country="JP", description="Semiconductor chip packaging."),  # a country new to the graph
+        org(id="new-kr", country="KR", description="Drone swarm autonomy."),
+    ]
+    inc, full = incremental(rows), rebuilt(rows)
+    assert len(inc.ids) == len(full.ids) == len(world().organisations) + 3
+    assert_same_profiles(inc, full, [r["id"] for r in rows] + ["drones-eu-0", "kr-cold-drones"])
+    assert inc.scores[inc.row("new-fr"), inc.priority_index("unmanned")] >= 0.6  # declared floor
+    assert inc.side_masks["KR"][inc.row("new-kr")] and inc.side_masks["EU"][inc.row("new-fr")]
+    jp, fr = inc.row("new-jp"), inc.row("new-fr")
+    assert inc.graph.country_links[inc.graph.country_codes[jp]].sum() == 0  # no collaborations yet
+    old_fr = next(r for r in range(len(world().organisations)) if inc.countries[r] == "FR")
+    assert inc.graph.country_codes[fr] == inc.graph.country_codes[old_fr]  # an existing country keeps its code
+
+
+def test_replacing_a_catalogue_organisation_keeps_its_projects_and_matches_a_rebuild():
+    replacement = org(id="drones-eu-3", name="Drones Org 3", country="FR", description="Sonar and radar sensing.")
+    inc, full = incremental([replacement]), rebuilt([replacement])
+    assert len(inc.ids) == len(world().organisations)
+    assert_same_profiles(inc, full, ["drones-eu-3", "drones-eu-0"])
+    row = inc.row("drones-eu-3")
+    assert inc.graph.projects[row] > 0 and inc.catalogue.organisations.iloc[row]["sources"] == "user"
+    assert inc.profiles.org_description_texts["drones-eu-3"] == "Sonar and radar sensing."
+
+
+def test_rankings_over_the_incremental_index_equal_the_rebuilt_ones():
+    rows = [org(id="new-radar", description="Radar sonar sensing systems.")]
+    inc, full = incremental(rows), rebuilt(rows)
+    for query in (Query(org_id="new-radar", region="EU"), Query(org_id="radar-kr-8", region="ANY")):
+        a = EmbeddingRanker(inc).fit().rank(query, 10)
+        b = EmbeddingRanker(full).fit().rank(query, 10)
+        assert a[0].tolist() == b[0].tolist()
+        np.testing.assert_allclose(a[1], b[1], atol=1e-6)
+    ids, _ = EmbeddingRanker(inc).fit().rank(Query(org_id="radar-kr-8", region="ANY"), 12)
+    assert "new-radar" in ids  # rankable at once, as a candidate too
+
+
+def test_the_old_index_is_untouched_and_rebind_serves_the_new_one():
+    index = make_index()
+    n = len(index.ids)
+    inc = incremental([org(id="new-x")], index)
+    assert len(index.ids) == n and "new-x" not in index.row_of
+    ranker = EmbeddingRanker(index).fit()
+    bound = rebind(ranker, inc)
+    assert bound.index is inc and ranker.index is index
+
+
+def test_bad_input_is_refused():
+    from recommender.errors import CorridorError
+
+    index = make_index()
+    rows = [org(id="a"), org(id="a")]
+    with pytest.raises(CorridorError, match="duplicate"):
+        with_organisations(index, rows, np.zeros((2, 14)), np.zeros((2, 3)))
+    with pytest.raises(CorridorError, match="expected vectors"):
+        with_organisations(index, [org(id="b")], np.zeros((1, 3)), np.zeros((1, 3)))
+    assert with_organisations(index, [], np.zeros((0, 14)), np.zeros((0, 3))) is index
