@@ -48,6 +48,13 @@ app.add_typer(data_app, name="data")
 tagger_app = typer.Typer(help="Train and evaluate the technology-priority tagger.", no_args_is_help=True)
 app.add_typer(tagger_app, name="tagger")
 
+# The HTTP API's commands (FastAPI and SQLAlchemy load inside them, not at CLI start-up).
+from api.commands import feedback_app, keys_app, serve  # noqa: E402
+
+app.command("serve")(serve)
+app.add_typer(keys_app, name="keys")
+app.add_typer(feedback_app, name="feedback")
+
 out = Console()
 err = Console(stderr=True)
 

@@ -63,13 +63,20 @@ def make_index(catalogue=None, cutoff=None) -> RankingIndex:
     return RankingIndex(catalogue, profiles, build_graph(catalogue, cutoff), encode, rulebook())
 
 
-def train_model(directory: Path, version: str = "synthetic-1", expect: dict | None = None) -> Path:
-    """Train on the synthetic world (features up to 2021, labels 2022) and save with a manifest."""
+def train_model(
+    directory: Path, version: str = "synthetic-1", expect: dict | None = None, train_index: RankingIndex | None = None
+) -> Path:
+    """Train on the synthetic world (features up to 2021, labels 2022) and save with a manifest.
+
+    ``train_index`` (an index with a 2021 cut-off) defaults to one built with the keyword encoder.
+    """
     from training.ranker import TrainConfig, training_set
 
-    train_index = make_index(cutoff=2021)
+    train_index = train_index or make_index(cutoff=2021)
     ranker = LearnedRanker(train_index, max_iter=40)
-    data = training_set(train_index, world(), 2022, TrainConfig(train_year=2022, negatives_per_query=20), ranker)
+    data = training_set(
+        train_index, train_index.catalogue, 2022, TrainConfig(train_year=2022, negatives_per_query=20), ranker
+    )
     ranker.fit(data)
     manifest = {
         "model_version": version,
@@ -116,3 +123,28 @@ def synthetic_state(model_dir: Path | None, load: bool = True) -> ServiceState:
     if load and model_dir is not None:
         state.load_model()
     return state
+
+
+TINY_TAXONOMY_YAML = """\
+version: "test-1"
+valid_as_of: "2026-01-01"
+priorities:
+  - {id: unmanned, label: Unmanned systems, description: "drone swarm unmanned autonomy",
+     terms: [drone, drones, swarm, unmanned]}
+  - {id: semiconductors, label: Semiconductors, description: "semiconductor chip microelectronics",
+     terms: [semiconductor, chips, microelectronics]}
+  - {id: sensors_ew, label: Sensors, description: "radar sonar sensing", terms: [radar, sonar]}
+"""
+
+
+def write_data_dir(root: Path) -> Path:
+    """A complete small data directory (catalogue, taxonomy, the shipped rules) for a real server."""
+    from recommender.catalogue import save_catalogue
+    from recommender.rules import DEFAULT_RULES_PATH
+
+    save_catalogue(world(), root / "catalogue", {"counts": {}})
+    (root / "taxonomy").mkdir(parents=True, exist_ok=True)
+    (root / "taxonomy" / "priorities.yaml").write_text(TINY_TAXONOMY_YAML)
+    (root / "rules").mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEFAULT_RULES_PATH, root / "rules" / "instruments.yaml")
+    return root

@@ -171,3 +171,12 @@ def test_explanations(trained):
     assert top.contributions and all(c.value > 0 for c in top.contributions)
     assert top.relevant_projects and top.relevant_projects[0]["title"].startswith("drones project")
     assert top.rank == 1 and top.name
+
+
+def test_queries_from_outside_europe_use_the_intl_head(trained):
+    index = trained[0].index
+    kr = index.resolve(Query(org_id="radar-kr-8", region="EU"))
+    eu = index.resolve(Query(org_id="radar-eu-0", region="ANY"))
+    text = index.resolve(Query(text="radar", region="ANY"))
+    assert kr.outside_europe and not eu.outside_europe
+    assert [LearnedRanker.head_for(rq) for rq in (kr, eu, text)] == ["intl", "org", "text"]

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from recommender.artifacts import ModelIntegrityError, read_verified_manifest
 from recommender.evaluation.metrics import PRIMARY_METRIC
+from recommender.ranking.features import FEATURES
 from recommender.ranking.rankers import BASELINES, LearnedRanker
 from recommender.workspace import Workspace
 from training.ranker import TrainConfig, evaluate, render_report, train_and_evaluate
@@ -42,7 +43,8 @@ def mean_primary(results: dict) -> float:
 
 def _manifest(ws: Workspace, cfg: TrainConfig, results: dict, meta: dict) -> dict:
     data_fp = ws.data_fingerprint()
-    version_seed = json.dumps([data_fp, ws.encoder.fingerprint, cfg.train_year, cfg.eval_year, cfg.seed])
+    version_seed = json.dumps([data_fp, ws.encoder.fingerprint, vars(cfg), list(FEATURES), LearnedRanker.HEADS],
+                              sort_keys=True)
     return {
         "model_version": f"ranker-{cfg.train_year}-{hashlib.sha256(version_seed.encode()).hexdigest()[:10]}",
         "encoder_fingerprint": ws.encoder.fingerprint,

@@ -74,11 +74,23 @@ def training_set(
         for org in org_list:
             partners.setdefault(org, set()).update(o for o in org_list if o != org)
 
-    X: dict[str, list[np.ndarray]] = {"org": [], "text": []}
-    y: dict[str, list[np.ndarray]] = {"org": [], "text": []}
-    org_queries = sorted(o for o in partners if index.graph.degree[index.row_of[o]] > 0)
-    if len(org_queries) > cfg.max_org_queries:
-        org_queries = sorted(rng.choice(org_queries, size=cfg.max_org_queries, replace=False))
+    X: dict[str, list[np.ndarray]] = {"org": [], "intl": [], "text": []}
+    y: dict[str, list[np.ndarray]] = {"org": [], "intl": [], "text": []}
+    # Newcomers (no collaboration before ``year``) are queries too: the org head must learn the cold case
+    # that most Korean organisations are in.
+    org_queries = sorted(partners)
+    # Every query organisation from outside Europe is kept (the deployment target is Korean-European
+    # pairing, and third-country members of European consortia behave like Korean ones); European query
+    # organisations fill the rest of the budget.
+    outside = [o for o in org_queries if index.outside_europe[index.row_of[o]]]
+    inside = [o for o in org_queries if not index.outside_europe[index.row_of[o]]]
+    cap = 2 * cfg.max_org_queries // 3
+    if len(outside) > cap:
+        outside = list(rng.choice(outside, size=cap, replace=False))
+    budget = max(0, cfg.max_org_queries - len(outside))
+    if len(inside) > budget:
+        inside = list(rng.choice(inside, size=budget, replace=False))
+    org_queries = sorted(outside + inside)
     progress(f"org head: {len(org_queries)} query organisations")
     for org in org_queries:
         row = index.row_of[org]
@@ -90,8 +102,9 @@ def training_set(
         if not labels.any():
             continue
         keep = _sample_rows(rng, rows, labels, cfg.negatives_per_query)
-        X["org"].append(pair_features(index, rq, rows[keep], graph))
-        y["org"].append(labels[keep])
+        head = ranker.head_for(rq)
+        X[head].append(pair_features(index, rq, rows[keep], graph))
+        y[head].append(labels[keep])
 
     text_projects = year_projects[year_projects["title"].notna() & year_projects["id"].isin(members.index)]
     text_projects = text_projects.sort_values("id")
@@ -110,7 +123,8 @@ def training_set(
         keep = _sample_rows(rng, rows, labels, cfg.negatives_per_query)
         X["text"].append(pair_features(index, rq, rows[keep]))
         y["text"].append(labels[keep])
-    return TrainingSet(X={h: np.vstack(v) for h, v in X.items()}, y={h: np.concatenate(v) for h, v in y.items()})
+    return TrainingSet(X={h: np.vstack(v) for h, v in X.items() if v},
+                       y={h: np.concatenate(v) for h, v in y.items() if v})
 
 
 def recommendations_frame(ranker: Ranker, task: Task, k: int = 100) -> pd.DataFrame:
@@ -160,10 +174,7 @@ def train_and_evaluate(
     train_index = index_at(catalogue, profiles_at, cfg.train_year - 1, encode, rulebook)
     ranker = LearnedRanker(train_index, random_state=cfg.seed)
     data = training_set(train_index, catalogue, cfg.train_year, cfg, ranker, progress)
-    progress(
-        f"training rows: org {len(data.y['org']):,} ({int(data.y['org'].sum()):,} positive), "
-        f"text {len(data.y['text']):,} ({int(data.y['text'].sum()):,} positive)"
-    )
+    progress("training rows: " + ", ".join(f"{h} {len(v):,} ({int(v.sum()):,} positive)" for h, v in data.y.items()))
     ranker.fit(data)
     timings["train_seconds"] = round(time.perf_counter() - start, 1)
 

@@ -93,7 +93,8 @@ def greedy_consortium(
     while len(chosen) + 1 < size and len(chosen) < n:
         failed_now, _ = _counts(verdict)
         countries = {lead.get("country")} | {pool[m].get("country") for m in chosen}
-        best_key, best, best_verdict = None, -1, verdict
+        best_key: tuple | None = None
+        best, best_verdict = -1, verdict
         for c in range(n):
             if c in chosen:
                 continue
@@ -126,9 +127,9 @@ def greedy_consortium(
                 v = evaluate(records(trial))
                 failed, conditional = _counts(v)
                 if failed < failed_now:
-                    key = (-failed, -conditional, total(trial), -c)
-                    if best_swap is None or key > best_swap[0]:
-                        best_swap = (key, k, c, v)
+                    swap_key = (-failed, -conditional, total(trial), -c)
+                    if best_swap is None or swap_key > best_swap[0]:
+                        best_swap = (swap_key, k, c, v)
         if best_swap is None:
             break
         _, k, c, v = best_swap

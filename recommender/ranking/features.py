@@ -30,8 +30,11 @@ FEATURES: tuple[str, ...] = (
     "candidate_coordination",
     "candidate_years_since_last_project",
     "query_experience",
+    "candidate_international_partners",
+    "query_outside_europe",
     "same_country",
     "country_pair_links",
+    "candidate_partners_in_query_country",
     "candidate_sme",
     "both_sme",
     "candidate_large",
@@ -56,8 +59,11 @@ LABELS: dict[str, str] = {
     "candidate_coordination": "candidate's coordination record",
     "candidate_years_since_last_project": "how recently the candidate was active",
     "query_experience": "query's project experience",
+    "candidate_international_partners": "candidate often works with partners from outside Europe",
+    "query_outside_europe": "query is from outside Europe",
     "same_country": "same country",
     "country_pair_links": "the two countries collaborate often",
+    "candidate_partners_in_query_country": "candidate has worked with organisations of the query's country",
     "candidate_sme": "candidate is an SME",
     "both_sme": "both are SMEs",
     "candidate_large": "candidate is a large company",
@@ -123,10 +129,13 @@ def pair_features(
     out[:, col["candidate_partners"]] = index.degree[cand]
     out[:, col["candidate_coordination"]] = index.coordination[cand]
     out[:, col["candidate_years_since_last_project"]] = index.recency[cand]
+    out[:, col["candidate_international_partners"]] = index.international[cand]
+    out[:, col["query_outside_europe"]] = rq.outside_europe
     if rq.country_code >= 0:
         c_codes = index.graph.country_codes[cand]
         out[:, col["same_country"]] = c_codes == rq.country_code
         out[:, col["country_pair_links"]] = index.graph.country_links[rq.country_code, c_codes]
+        out[:, col["candidate_partners_in_query_country"]] = np.log1p(index.partners_in_country(rq.country_code, cand))
     out[:, col["candidate_sme"]] = index.sme[cand]
     out[:, col["both_sme"]] = index.sme[cand] & rq.sme
     out[:, col["candidate_large"]] = index.large[cand]

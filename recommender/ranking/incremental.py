@@ -18,7 +18,7 @@ user rows at the end); tests/test_ranking_incremental.py checks it.
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pandas as pd
@@ -104,15 +104,18 @@ def with_organisations(
             desc_texts[ids[k]] = text
         else:
             desc_texts.pop(ids[k], None)
-    profiles = replace(
-        prof,
-        org_ids=catalogue.organisations["id"].to_numpy(dtype=object),
-        org_vectors=org_vectors,
-        org_scores=org_scores,
-        org_has_profile=has_profile,
-        org_weights=weights,
-        org_description_texts=desc_texts,
-    )
+    changes = {
+        "org_ids": catalogue.organisations["id"].to_numpy(dtype=object),
+        "org_vectors": org_vectors,
+        "org_scores": org_scores,
+        "org_has_profile": has_profile,
+        "org_weights": weights,
+        "org_description_texts": desc_texts,
+    }
+    unknown = [f.name for f in fields(prof) if f.name.startswith("org_") and f.name not in changes]
+    if unknown:
+        raise CorridorError(f"with_organisations: profile fields {unknown} are not supported; extend it")
+    profiles = replace(prof, **changes)
     return RankingIndex(catalogue, profiles, graph, index.encode_texts, index.rulebook)
 
 
@@ -187,7 +190,7 @@ def _graph(index: RankingIndex, rows: list[dict], existing: list[int | None], n_
         incidence = g.incidence
     codes = np.concatenate([g.country_codes, np.zeros(n_new, dtype=g.country_codes.dtype)])
     links = g.country_links
-    code_of = {}
+    code_of: dict[str, int] = {}
     for c, code in zip(index.countries, g.country_codes, strict=True):
         code_of.setdefault(c or "??", int(code))
     next_row = n_old
@@ -200,18 +203,15 @@ def _graph(index: RankingIndex, rows: list[dict], existing: list[int | None], n_
             links = np.pad(links, ((0, 1), (0, 1)))
         codes[row] = code_of[country]
 
-    def grow(values: np.ndarray) -> np.ndarray:
-        return np.concatenate([values, np.zeros(n_new, dtype=values.dtype)])
-
-    return replace(
-        g,
-        incidence=incidence,
-        adjacency=adjacency,
-        coordinated=grow(g.coordinated),
-        degree=grow(g.degree),
-        projects=grow(g.projects),
-        last_year=grow(g.last_year),
-        aa_weight=grow(g.aa_weight),
-        country_codes=codes,
-        country_links=links,
-    )
+    # Every other per-organisation array of the graph grows with zeros (an organisation with no projects);
+    # a new kind of per-organisation field must be taught here rather than silently left misaligned.
+    changes: dict = {"incidence": incidence, "adjacency": adjacency, "country_codes": codes, "country_links": links}
+    for f in fields(g):
+        if f.name in changes:
+            continue
+        value = getattr(g, f.name)
+        if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n_old:
+            changes[f.name] = np.concatenate([value, np.zeros(n_new, dtype=value.dtype)])
+        elif sparse.issparse(value) or (isinstance(value, np.ndarray) and value.shape[:1] == (n_old,)):
+            raise CorridorError(f"with_organisations: graph field {f.name!r} is not supported; extend _graph")
+    return replace(g, **changes)

@@ -57,6 +57,7 @@ class ResolvedQuery:
     activity: str | None
     sme: bool
     has_graph: bool
+    outside_europe: bool = False
 
 
 TextEncoderFn = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
@@ -100,10 +101,16 @@ class RankingIndex:
         self.experience = np.log1p(self.graph.projects)
         self.degree = np.log1p(self.graph.degree)
         self.coordination = np.log1p(self.graph.coordinated)
+        # How international an organisation's network is: partners from outside Europe (KR and OTHER).
+        self.outside_europe = ~np.isin(region, list(EUROPE_REGIONS))
+        partners = self.graph.adjacency.sign().tocsr()
+        self.partners = partners
+        self.international = np.log1p(np.asarray(partners @ self.outside_europe.astype(np.float64)).ravel())
         ref = self.graph.cutoff_year or int(np.max(self.graph.last_year)) or 0
         self.reference_year = ref
         self.recency = np.where(self.graph.last_year > 0, np.clip(ref - self.graph.last_year, 0, 30), 30.0)
         self._popular: dict[str, np.ndarray] = {}
+        self._titles: dict[str, str] | None = None
 
     # ---------------------------------------------------------------------------------------------------
     def row(self, org_id: str) -> int:
@@ -138,6 +145,7 @@ class RankingIndex:
                 self.activity[row] or None,
                 bool(self.sme[row]),
                 bool(self.graph.degree[row] > 0),
+                bool(self.outside_europe[row]),
             )
         t_vec, t_scores = self._encode([query.text or ""])
         return ResolvedQuery(query, None, t_vec[0], t_scores[0], True, -1, None, False, False)
@@ -169,6 +177,19 @@ class RankingIndex:
             if row is not None:
                 mask[row] = False
         return mask
+
+    @property
+    def project_titles(self) -> dict[str, str]:
+        """Project id -> title, built once (explanations look titles up for every recommendation)."""
+        if self._titles is None:
+            projects = self.catalogue.projects
+            self._titles = dict(zip(projects["id"], projects["title"].fillna(""), strict=True))
+        return self._titles
+
+    def partners_in_country(self, country_code: int, rows: np.ndarray) -> np.ndarray:
+        """How many past partners each of ``rows`` has in the country with code ``country_code``."""
+        in_country = (self.graph.country_codes == country_code).astype(np.float64)
+        return np.asarray(self.partners[rows] @ in_country).ravel()
 
     def allowed(self, rq: ResolvedQuery) -> np.ndarray:
         """Candidate mask after the side, the exclusions and (unless kept) instrument ineligibility."""

@@ -204,8 +204,10 @@ def generate_candidates(
         aa = graph[1]
         linked = allowed[aa[allowed] > 0]
         parts.append(top_k(linked, aa[linked], cfg.graph)[0])
-    popular = index.popular(rq.query.region, cfg.popular + len(rq.query.exclude) + 1)
-    parts.append(popular[mask[popular]][: cfg.popular])
+    # With neither a profile nor a history, experience is all there is to go on: widen that pool.
+    n_popular = cfg.popular if rq.has_profile or graph is not None else cfg.popular + cfg.semantic
+    popular = index.popular(rq.query.region, n_popular + len(rq.query.exclude) + 1)
+    parts.append(popular[mask[popular]][:n_popular])
     return np.unique(np.concatenate(parts)) if parts else allowed[:0]
 
 
@@ -221,7 +223,10 @@ class LearnedRanker(Ranker):
     """Candidate generation plus gradient-boosted re-ranking (scikit-learn), explained by ablation."""
 
     name = "learned"
-    HEADS = ("org", "text")
+    # org: European organisation queries; intl: organisations from outside Europe (Korean ones among them),
+    # which join European consortia differently (often as associated partners of large consortia);
+    # text: free-text queries, which have no country and no place in the graph.
+    HEADS = ("org", "intl", "text")
 
     def __init__(
         self,
@@ -267,6 +272,8 @@ class LearnedRanker(Ranker):
         self.heads_ = {}
         self.baseline_ = {}
         for head in self.HEADS:
+            if head not in training.X:
+                continue
             X, y = training.X[head], training.y[head]
             if X.shape[1] != len(FEATURES):
                 raise ValueError(f"{head} head: expected {len(FEATURES)} features, got {X.shape[1]}")
@@ -274,12 +281,21 @@ class LearnedRanker(Ranker):
                 raise ValueError(f"{head} head: training labels need positives and negatives")
             self.heads_[head] = self._head().fit(X, y)
             self.baseline_[head] = np.median(X, axis=0).astype(np.float32)
+        if "org" not in self.heads_ or "text" not in self.heads_:
+            raise ValueError("LearnedRanker.fit needs training rows for the org and text heads")
+        # A head without training rows (e.g. no query from outside Europe) falls back on the org head.
+        for head in self.HEADS:
+            self.heads_.setdefault(head, self.heads_["org"])
+            self.baseline_.setdefault(head, self.baseline_["org"])
         self.fitted_ = True
         return self
 
     @staticmethod
     def head_for(rq: ResolvedQuery) -> str:
-        return "org" if rq.row is not None and rq.has_graph else "text"
+        """Organisations (with or without history) use the org or intl head, trained on newcomers too."""
+        if rq.row is None:
+            return "text"
+        return "intl" if rq.outside_europe else "org"
 
     def candidate_rows(self, rq: ResolvedQuery, graph=None) -> np.ndarray:
         return generate_candidates(self.index, rq, self.index.allowed(rq), self.candidates, graph)

@@ -110,7 +110,7 @@ class Recommender:
         if len(cols) == 0 or not rq.has_profile:
             return []
         sims = prof.project_vectors[cols] @ rq.vector
-        titles = self.index.catalogue.projects.set_index("id")["title"]
+        titles = self.index.project_titles
         best = np.argsort(-sims, kind="stable")[:top]
         return [
             {

@@ -1,0 +1,3 @@
+from api.commands import cli
+
+cli()

@@ -1,0 +1,108 @@
+"""The FastAPI application factory: settings, database, service state, security, routes.
+
+``create_app(settings=..., state=...)`` accepts a prebuilt :class:`api.state.ServiceState` (tests build one on
+a synthetic world); without one, the lifespan builds it from the settings (catalogue, profiles, index and
+the promoted model) before the server accepts requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.routes import feedback, health, model, organisations, ranking, rules
+from api.state import ServiceState, build_state
+from api.storage import Store
+from recommender import __version__
+from recommender.errors import CorridorError
+from recommender.settings import Settings, get_settings
+
+log = logging.getLogger("corridor.api")
+
+DESCRIPTION = """\
+European-Korean defence and dual-use partnership recommender: capability profiles, funding-rule
+eligibility and learned partner ranking over the Corridor catalogue.
+
+**Authentication.** Every `/v1` route needs an API key in the `X-API-Key` header; create one with
+`corridor keys create --scope read` (or `--scope write` for routes that store data: adding organisations,
+feedback, model reload). A write key can also read. `/health`, `/ready` and these docs need no key.
+
+**Errors** are always `{"error": {"code", "message", "details"}}`: 401 missing/unknown key, 403 wrong scope,
+404 unknown organisation/instrument (the known instruments are listed), 413 body over the limit,
+422 invalid input, 503 no model loaded.
+"""
+
+
+async def _poll_model(state: ServiceState, seconds: float) -> None:
+    """Pick up a newly promoted model without a restart (a refused one is logged once and skipped)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            if state.model_changed():
+                await run_in_threadpool(state.poll_model)
+        except Exception:  # noqa: BLE001 - the poller must never die; the error is logged
+            log.exception("model poll failed")
+
+
+def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    store = Store(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "service", None) is None:
+            try:
+                app.state.service = await run_in_threadpool(build_state, settings, store)
+            except CorridorError as exc:  # missing catalogue, bad rules file ...: one clear line, then stop
+                log.error("cannot start the API: %s", exc)
+                store.close()
+                raise
+        poller = None
+        if settings.model_poll_seconds > 0 and app.state.service.model is not None:
+            poller = asyncio.create_task(_poll_model(app.state.service, settings.model_poll_seconds))
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            store.close()
+
+    app = FastAPI(
+        title="Corridor API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "health", "description": "Liveness and readiness (no key)."},
+            {"name": "organisations", "description": "Search, profiles, additions, ranked partners."},
+            {"name": "ranking", "description": "Free-text matching, pairings, consortium proposals."},
+            {"name": "rules", "description": "Instruments, rules and consortium eligibility."},
+            {"name": "feedback", "description": "Verdicts on recommendations, kept for retraining."},
+            {"name": "model", "description": "The serving model and its reload."},
+        ],
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.service = state
+    install_error_handlers(app)
+    for module in (health, organisations, ranking, rules, feedback, model):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # added last: outermost, so even a 413 carries the CORS headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+    return app

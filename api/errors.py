@@ -1,0 +1,148 @@
+"""Every error leaves the API as ``{"error": {"code", "message", "details"}}``; never a stack trace.
+
+Core exceptions are mapped to HTTP status codes here and only here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from recommender.artifacts import ModelIntegrityError
+from recommender.errors import (
+    ConsortiumFormatError,
+    CorridorError,
+    UnknownInstrumentError,
+    UnknownOrganisationError,
+)
+from recommender.profiles.taxonomy import UnknownPriorityError
+from recommender.ranking.index import InvalidQueryError
+
+log = logging.getLogger("corridor.api")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable error code.", examples=["unknown_organisation"])
+    message: str = Field(description="What went wrong, for a human.", examples=["unknown organisation id: 'x'"])
+    details: Any = Field(default=None, description="Structured context (field errors, known ids ...).")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An error raised by the API layer itself (authentication, conflicts, limits)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def error_response(status: int, code: str, message: str, details: Any = None, headers=None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": jsonable_encoder(details)}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    503: "unavailable",
+}
+
+
+def _core_error(exc: CorridorError) -> tuple[int, str, Any]:
+    if isinstance(exc, UnknownOrganisationError):
+        return 404, "unknown_organisation", {"id": exc.org_id}
+    if isinstance(exc, UnknownInstrumentError):
+        return 404, "unknown_instrument", {"instrument": exc.instrument, "known": exc.known}
+    if isinstance(exc, UnknownPriorityError):
+        return 422, "unknown_priority", {"priority": exc.priority, "known": exc.known}
+    if isinstance(exc, InvalidQueryError):
+        return 422, "invalid_query", None
+    if isinstance(exc, ConsortiumFormatError):
+        return 422, "invalid_consortium", None
+    if isinstance(exc, ModelIntegrityError):
+        return 503, "model_unavailable", None
+    return 400, "bad_request", None
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for err in exc.errors():
+        out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(CorridorError)
+    async def _corridor_error(request: Request, exc: CorridorError) -> JSONResponse:
+        status, code, details = _core_error(exc)
+        return error_response(status, code, str(exc), details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path", "header"))
+        message = f"{where}: {first['msg']}" if where else first["msg"]
+        return error_response(422, "validation_error", message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return error_response(exc.status_code, code, message, None, headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "internal server error; the incident was logged")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (RFC 9110: a 405 lists them all in Allow)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+# Documented on every route that can return them (OpenAPI "responses").
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Unreadable request body (not UTF-8 JSON).",
+        401: "Missing or unknown API key (X-API-Key header).",
+        403: "The API key lacks the scope this route needs.",
+        404: "Unknown organisation, instrument or route.",
+        409: "Conflict with the current state.",
+        413: "Request body larger than the configured limit.",
+        422: "Invalid request (body, query or path parameters).",
+        503: "No ranking model is loaded.",
+    }
+    return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}

@@ -1,0 +1,57 @@
+"""Eligibility of consortia and the instruments' rules (no model needed)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.deps import ReadKey, ServingDep
+from api.errors import responses
+from api.schemas import ConsortiumIn, ConsortiumVerdict, InstrumentDetail, InstrumentList
+from recommender.ranking.consortium import complete_members
+from recommender.rules import evaluate_consortium
+from recommender.rules.views import instrument_view, instruments_view
+
+router = APIRouter(prefix="/v1", tags=["rules"])
+
+
+@router.post(
+    "/eligibility",
+    response_model=ConsortiumVerdict,
+    summary="Check a consortium against an instrument's rules",
+    description="Same JSON as the consortium file of `corridor eligibility`. Members given only by `id` are "
+    "completed from the catalogue (country, name, control country, activity type, SME).",
+    responses=responses(400, 401, 403, 404, 413, 422),
+)
+def eligibility(body: ConsortiumIn, serving: ServingDep, _key: ReadKey) -> dict:
+    data = complete_members(serving.index, body.model_dump(exclude_none=True))
+    return evaluate_consortium(serving.index.rulebook, data).to_dict()
+
+
+@router.get(
+    "/instruments",
+    response_model=InstrumentList,
+    summary="Funding instruments",
+    responses=responses(401, 403),
+)
+def instruments(serving: ServingDep, _key: ReadKey) -> dict:
+    return instruments_view(serving.index.rulebook)
+
+
+@router.get(
+    "/instruments/{instrument_id}",
+    response_model=InstrumentDetail,
+    summary="One instrument and its sourced rules",
+    description="Every rule with its statement, parameters, legal citation, confidence (T/S/M) and effective "
+    "date; the rulebook's version and valid-as-of date.",
+    responses=responses(401, 403, 404),
+)
+def instrument(
+    instrument_id: Annotated[
+        str, Path(max_length=64, openapi_examples={"edf": {"value": "edf-research"}, "kiat": {"value": "kiat"}})
+    ],
+    serving: ServingDep,
+    _key: ReadKey,
+) -> dict:
+    return instrument_view(serving.index.rulebook, instrument_id)

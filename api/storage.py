@@ -1,0 +1,233 @@
+"""The API's database: organisations added through the API, feedback on recommendations, API keys.
+
+SQLAlchemy 2.x with portable column types only (String, Text, Boolean, Integer, DateTime), so the default
+embedded SQLite file and a PostgreSQL server behave the same. Tables are created on first use; API key
+secrets are never stored, only their sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, create_engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from recommender.catalogue.schema import ORGANISATIONS
+
+SCOPES = ("read", "write")
+KEY_PREFIX = "cor_"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class OrganisationRow(Base):
+    __tablename__ = "user_organisations"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    short_name: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str] = mapped_column(String(16))
+    activity_type: Mapped[str | None] = mapped_column(String(3))
+    sme: Mapped[bool | None] = mapped_column(Boolean)
+    control_country: Mapped[str | None] = mapped_column(String(2))
+    size_class: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    technology_areas: Mapped[str | None] = mapped_column(Text)
+    sources: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by_key: Mapped[int | None] = mapped_column(Integer)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    query_org_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    query_text_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    candidate_org_id: Mapped[str] = mapped_column(String(80), index=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(String(200))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+ORG_FIELDS = tuple(f.name for f in ORGANISATIONS)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    scope: str
+    name: str | None
+    prefix: str
+    revoked: bool
+    created_at: datetime
+
+    def allows(self, scope: str) -> bool:
+        """A write key may also read."""
+        return not self.revoked and (self.scope == scope or self.scope == "write")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Thin data access over one SQLAlchemy engine; every method is its own transaction."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        kwargs: dict = {}
+        if parsed.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False}
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            else:  # one shared connection, or every pooled connection would see its own empty database
+                kwargs["poolclass"] = StaticPool
+        self.url = parsed
+        self.engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        Base.metadata.create_all(self.engine)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def backend(self) -> str:
+        return self.url.get_backend_name()
+
+    # -- organisations ------------------------------------------------------------------------------
+    def organisations(self) -> list[dict]:
+        with self.session() as s:
+            rows = s.scalars(select(OrganisationRow).order_by(OrganisationRow.id)).all()
+            return [{f: getattr(r, f) for f in ORG_FIELDS} for r in rows]
+
+    def has_organisation(self, org_id: str) -> bool:
+        with self.session() as s:
+            return s.get(OrganisationRow, org_id) is not None
+
+    def upsert_organisation(self, org: dict, key_id: int | None = None) -> bool:
+        """Insert or replace one validated organisation; True if it was new."""
+        with self.session.begin() as s:
+            row = s.get(OrganisationRow, org["id"])
+            now = _now()
+            created = row is None
+            if row is None:
+                row = OrganisationRow(id=org["id"], created_at=now, created_by_key=key_id)
+                s.add(row)
+            for f in ORG_FIELDS:
+                if f != "id":
+                    setattr(row, f, org.get(f))
+            row.updated_at = now
+            return created
+
+    # -- feedback -----------------------------------------------------------------------------------
+    def add_feedback(
+        self,
+        *,
+        query_org_id: str | None,
+        query_text_sha256: str | None,
+        candidate_org_id: str,
+        verdict: str,
+        comment: str | None,
+        model_version: str | None,
+        api_key_id: int | None,
+    ) -> tuple[int, datetime]:
+        with self.session.begin() as s:
+            row = FeedbackRow(
+                query_org_id=query_org_id,
+                query_text_sha256=query_text_sha256,
+                candidate_org_id=candidate_org_id,
+                verdict=verdict,
+                comment=comment,
+                model_version=model_version,
+                api_key_id=api_key_id,
+                created_at=_now(),
+            )
+            s.add(row)
+            s.flush()
+            return row.id, row.created_at
+
+    def feedback(self) -> list[dict]:
+        """Every feedback record, oldest first (the input of retraining)."""
+        with self.session() as s:
+            rows = s.scalars(select(FeedbackRow).order_by(FeedbackRow.id)).all()
+            cols = [c.name for c in FeedbackRow.__table__.columns]
+            return [{c: getattr(r, c) for c in cols} for r in rows]
+
+    # -- API keys -----------------------------------------------------------------------------------
+    def create_key(self, scope: str, name: str | None = None) -> tuple[ApiKey, str]:
+        """A new key and its secret; the secret is not stored and cannot be shown again."""
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+        secret = new_secret()
+        with self.session.begin() as s:
+            row = ApiKeyRow(
+                key_sha256=hash_secret(secret),
+                prefix=secret[: len(KEY_PREFIX) + 6],
+                scope=scope,
+                name=name,
+                revoked=False,
+                created_at=_now(),
+            )
+            s.add(row)
+            s.flush()
+            return _key(row), secret
+
+    def find_key(self, secret: str) -> ApiKey | None:
+        with self.session() as s:
+            row = s.scalars(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == hash_secret(secret))).first()
+            return _key(row) if row is not None else None
+
+    def keys(self) -> list[ApiKey]:
+        with self.session() as s:
+            return [_key(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id)).all()]
+
+    def revoke_key(self, key_id: int) -> bool:
+        with self.session.begin() as s:
+            row = s.get(ApiKeyRow, key_id)
+            if row is None:
+                return False
+            row.revoked = True
+            return True
+
+    def count(self, table: str) -> int:
+        model = {"organisations": OrganisationRow, "feedback": FeedbackRow, "keys": ApiKeyRow}[table]
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _key(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(row.id, row.scope, row.name, row.prefix, bool(row.revoked), row.created_at)

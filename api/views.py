@@ -1,0 +1,52 @@
+"""Small conversions from core objects to response dictionaries (no computation of their own)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recommender.ranking.index import RankingIndex
+
+
+def plain(value: object) -> object:
+    """A JSON-ready scalar: pandas NA/NaN become None, NumPy scalars Python ones."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def organisation_record(index: RankingIndex, row: int) -> dict:
+    org = index.catalogue.organisations.iloc[row]
+    return {k: plain(v) for k, v in org.items()}
+
+
+def text_sha256(text: str) -> str:
+    """The hash that identifies a free-text query in feedback: sha256 of the whitespace-normalised text."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+def model_info(manifest: dict) -> dict[str, Any]:
+    """The model fields of a manifest, with the learned ranker's metrics per task and their primary mean."""
+    metrics = manifest.get("metrics") or {}
+    primary = manifest.get("primary_metric")
+    summary = {
+        task: dict(result.get("rankers", {}).get("learned", {}))
+        for task, result in metrics.items()
+        if isinstance(result, dict)
+    }
+    values = [m[primary] for m in summary.values() if primary in m]
+    keys = (
+        "model_version", "kind", "created_at", "train_year", "eval_year", "primary_metric", "encoder_model",
+        "encoder_fingerprint", "taxonomy_version", "rules_version", "data_fingerprint",
+    )
+    return {
+        **{k: manifest.get(k) for k in keys},
+        "primary_score": round(float(np.mean(values)), 6) if values else None,
+        "summary": summary,
+        "metrics": metrics,
+    }

@@ -1,0 +1,240 @@
+"""Benchmark: loopback load on the partners route, against in-process ranking measured in the same run.
+
+1. In process: the serving workspace of the given data (default: the shipped catalogue and the promoted
+   model at data/models/ranker), then `Recommender.recommend(Query(org_id=...), k)` with explanations, once
+   per query of a fixed sample of organisations: p50 / p99 latency (the baseline).
+2. Over HTTP: `python -m api serve` (what `corridor serve` runs: uvicorn, one process) on a free loopback
+   port with its own state directory and database; an async httpx client sends the same queries to
+   GET /v1/organisations/{id}/partners, first one at a time (API latency vs in-process latency), then with
+   C requests in flight (throughput, p50 / p99 under load). Every response must be 200 with k results.
+
+Usage: python benchmarks/api_load.py [--requests 1000] [--concurrency 8] [--k 10] [--queries 200]
+       [--data-dir DIR] [--model-dir DIR] [--state-dir DIR] [--json out.json]
+Needs a trained model (`corridor train`); exits with status 2 and a message if there is none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+# The server runs scikit-learn's OpenMP with one thread per request thread (api/state.py); the in-process
+# baseline gets the same setting, or it would measure OpenMP oversubscription instead of ranking.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from api.storage import Store  # noqa: E402
+from recommender.errors import CorridorError  # noqa: E402
+from recommender.ranking.index import Query  # noqa: E402
+from recommender.settings import Settings  # noqa: E402
+from recommender.workspace import Workspace  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q))
+
+
+def summary(values: list[float]) -> dict:
+    return {"p50_ms": round(percentile(values, 50), 2), "p99_ms": round(percentile(values, 99), 2),
+            "mean_ms": round(statistics.fmean(values) * 1000, 2), "n": len(values)}
+
+
+def queries_for(index, n: int, seed: int = 0) -> list[dict]:
+    """A fixed sample of named organisations with a profile; every fourth query asks for an instrument."""
+    rows = np.flatnonzero(index.side_masks["ANY"] & index.has_profile)
+    rng = random.Random(seed)
+    chosen = rng.sample(sorted(int(r) for r in rows), min(n, len(rows)))
+    out = []
+    for i, row in enumerate(chosen):
+        q = {"org_id": str(index.ids[row]), "region": ["ANY", "EU", "KR"][i % 3]}
+        if i % 4 == 3:
+            q["instrument"] = "horizon-europe"
+        out.append(q)
+    return out
+
+
+def in_process(ws: Workspace, queries: list[dict], k: int) -> list[float]:
+    recommender = ws.recommender
+    for q in queries[:5]:
+        recommender.recommend(Query(**q), k)  # warm-up: eligibility caches, code paths
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        recommender.recommend(Query(**q), k)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, port: int, timeout: float = 900) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited during start-up:\n{proc.stdout.read()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("server not ready in time")
+
+
+async def run_load(base: str, headers: dict, queries: list[dict], k: int, total: int, concurrency: int):
+    """(latencies, errors, wall seconds) for ``total`` requests with ``concurrency`` in flight."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = iter(range(total))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            for i in counter:
+                q = queries[i % len(queries)]
+                params = {"k": k, **{key: v for key, v in q.items() if key != "org_id"}}
+                start = time.perf_counter()
+                try:
+                    response = await client.get(f"/v1/organisations/{q['org_id']}/partners", params=params)
+                    elapsed = time.perf_counter() - start
+                    if response.status_code != 200:
+                        errors.append(f"{response.status_code}: {response.text[:200]}")
+                    else:
+                        latencies.append(elapsed)
+                except httpx.HTTPError as exc:
+                    errors.append(repr(exc))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+    return latencies, errors, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=1000, help="requests in the concurrent phase")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=200, help="distinct organisations queried")
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: the shipped data/")
+    parser.add_argument("--model-dir", type=Path, default=None, help="default: <data-dir>/models/ranker")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="state (vector cache, database) for both sides; default: a temporary copy of var/cache")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    args = parser.parse_args()
+
+    base_settings = Settings()
+    data_dir = args.data_dir or base_settings.data_dir
+    model_dir = args.model_dir or data_dir / "models" / "ranker"
+    if not (model_dir / "manifest.json").exists():
+        print(f"no trained model at {model_dir}: run `corridor train` first (or pass --model-dir)", file=sys.stderr)
+        raise SystemExit(2)
+    temporary = args.state_dir is None
+    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="corridor-api-bench-"))
+    user_cache = base_settings.vector_cache_dir
+    if temporary and user_cache.exists():  # reuse vectors already computed on this machine
+        shutil.copytree(user_cache, state_dir / "cache" / "vectors", dirs_exist_ok=True)
+    db_path = state_dir / "api-bench.db"
+    db_path.unlink(missing_ok=True)
+    settings = Settings(data_dir=data_dir, state_dir=state_dir, ranker_dir=model_dir,
+                        database_url=f"sqlite:///{db_path}")
+
+    print(f"data: {data_dir}; model: {model_dir}; state: {state_dir}")
+    t0 = time.perf_counter()
+    ws = Workspace(settings.workspace_paths())
+    try:
+        index = ws.recommender.index
+    except CorridorError as exc:  # e.g. a model trained for other features: retrain it
+        print(f"cannot load the serving model: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"in-process workspace ready in {time.perf_counter() - t0:.1f} s ({len(index.ids):,} organisations)")
+    queries = queries_for(index, args.queries)
+    baseline = in_process(ws, queries, args.k)
+    model_version = json.loads((model_dir / "manifest.json").read_text()).get("model_version")
+    del ws, index
+
+    store = Store(settings.database_url)
+    _, secret = store.create_key("read", "api_load benchmark")
+    store.close()
+    env = {**os.environ, "CORRIDOR_DATA_DIR": str(data_dir), "CORRIDOR_STATE_DIR": str(state_dir),
+           "CORRIDOR_RANKER_DIR": str(model_dir), "CORRIDOR_DATABASE_URL": settings.database_url,
+           "CORRIDOR_MODEL_POLL_SECONDS": "0", "PYTHONPATH": str(REPO)}
+    port = free_port()
+    t0 = time.perf_counter()
+    server = start_server(env, port)
+    print(f"server ready in {time.perf_counter() - t0:.1f} s on port {port}")
+    base, headers = f"http://127.0.0.1:{port}", {"X-API-Key": secret}
+    try:
+        asyncio.run(run_load(base, headers, queries, args.k, 20, 1))  # warm-up
+        sequential, seq_errors, _ = asyncio.run(run_load(base, headers, queries, args.k, len(queries), 1))
+        loaded, load_errors, wall = asyncio.run(
+            run_load(base, headers, queries, args.k, args.requests, args.concurrency)
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if temporary:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+    errors = seq_errors + load_errors
+    result = {
+        "organisations": len(queries),
+        "model_version": model_version,
+        "k": args.k,
+        "in_process": summary(baseline),
+        "api_sequential": summary(sequential) if sequential else None,
+        "api_load": {**(summary(loaded) if loaded else {}), "concurrency": args.concurrency,
+                     "requests": args.requests, "throughput_rps": round(len(loaded) / wall, 1)},
+        "errors": len(errors),
+        "ratio_api_p50_to_in_process_p50": round(percentile(sequential, 50) / percentile(baseline, 50), 2)
+        if sequential else None,
+        "ratio_api_p99_to_in_process_p99": round(percentile(sequential, 99) / percentile(baseline, 99), 2)
+        if sequential else None,
+        "cpu_count": os.cpu_count(),
+    }
+    print(f"in-process recommend (k={args.k}, explained): p50 {result['in_process']['p50_ms']:.1f} ms, "
+          f"p99 {result['in_process']['p99_ms']:.1f} ms over {len(baseline)} queries")
+    if sequential:
+        print(f"API, one request at a time         : p50 {result['api_sequential']['p50_ms']:.1f} ms, "
+              f"p99 {result['api_sequential']['p99_ms']:.1f} ms")
+    if loaded:
+        print(f"API, {args.concurrency} in flight ({args.requests} requests): {result['api_load']['throughput_rps']} "
+              f"req/s, p50 {result['api_load']['p50_ms']:.1f} ms, p99 {result['api_load']['p99_ms']:.1f} ms")
+    print(f"ratio API / in-process latency     : p50 {result['ratio_api_p50_to_in_process_p50']}, "
+          f"p99 {result['ratio_api_p99_to_in_process_p99']}")
+    print(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    raise SystemExit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""A real server: `python -m api serve` (what `corridor serve` runs) in a subprocess on a free port, over a
+small data directory with the real sentence-transformers encoder and a model trained for it; keys made
+with `python -m api keys create`. Checks start-up, HTTP, embedding on write, hot model swap by polling,
+and that organisations added through the API survive a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from recommender.settings import Settings
+from recommender.workspace import Workspace
+from tests.api_support import replace_model, train_model, write_data_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    root = tmp_path_factory.mktemp("server")
+    data, state = write_data_dir(root / "data"), root / "state"
+    env = {
+        **os.environ,
+        "CORRIDOR_DATA_DIR": str(data),
+        "CORRIDOR_STATE_DIR": str(state),
+        "CORRIDOR_MODEL_POLL_SECONDS": "0.5",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+    }
+    env.pop("CORRIDOR_RANKER_DIR", None)
+    env.pop("CORRIDOR_DATABASE_URL", None)
+    settings = Settings(data_dir=data, state_dir=state)
+    ws = Workspace(settings.workspace_paths())  # the real encoder; vectors cached in the state dir
+    train_model(settings.model_dir, "real-encoder-1", ws.model_expectations(), ws.ranking_index(cutoff=2021))
+    return env, settings
+
+
+def _cli(env, *args) -> str:
+    done = subprocess.run([sys.executable, "-m", "api", *args], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+class Server:
+    def __init__(self, env) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "api", "serve", "--port", str(self.port), "--log-level", "warning"],
+            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.proc.stdout.read()}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise AssertionError("server not ready in time")
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return out
+
+
+def test_real_server_end_to_end(deployment):
+    env, settings = deployment
+    secret = _cli(env, "keys", "create", "--scope", "write", "--name", "e2e").strip()
+    reader = _cli(env, "keys", "create", "--scope", "read").strip()
+    assert secret.startswith("cor_") and "\t" in _cli(env, "keys", "list")
+    write, read = {"X-API-Key": secret}, {"X-API-Key": reader}
+
+    server = Server(env)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert http.get("/health").json() == {"status": "ok"}
+            assert http.get("/ready").json()["model_version"] == "real-encoder-1"
+            assert http.get("/docs").status_code == 200
+            assert http.get("/v1/instruments").status_code == 401
+            assert http.post("/v1/organisations", json={}, headers=read).status_code == 403
+            partners = http.get("/v1/organisations/radar-kr-8/partners", params={"region": "EU", "k": 5},
+                                headers=read).json()
+            assert sum(r["org_id"].startswith("radar-") for r in partners["results"]) >= 4
+            match = http.post("/v1/match", json={"text": "semiconductor chip fabrication", "k": 5}, headers=read)
+            assert sum(r["org_id"].startswith("chips-") for r in match.json()["results"]) >= 3
+            body = {"id": "kr-e2e-sonar", "name": "E2E Sonar", "country": "KR",
+                    "description": "Naval sonar and radar sensing systems.", "technology_areas": ["sensors_ew"]}
+            assert http.post("/v1/organisations", json=body, headers=write).status_code == 201
+            mine = http.get("/v1/organisations/kr-e2e-sonar/partners", params={"region": "EU", "k": 5},
+                            headers=read).json()
+            assert sum(r["org_id"].startswith("radar-") for r in mine["results"]) >= 3
+            assert http.post("/v1/match", content=b"x" * 70_000, headers={**read, "Content-Type":
+                                                                          "application/json"}).status_code == 413
+            # a newly promoted model is picked up without a restart
+            replace_model(settings.model_dir, settings.model_dir, "real-encoder-2")
+            deadline = time.monotonic() + 20
+            while http.get("/ready").json()["model_version"] != "real-encoder-2":
+                assert time.monotonic() < deadline, "model not swapped in"
+                time.sleep(0.25)
+    finally:
+        server.stop()
+
+    restarted = Server(env)  # organisations added through the API are in the database: they survive
+    try:
+        with httpx.Client(base_url=restarted.url, timeout=30) as http:
+            profile = http.get("/v1/organisations/kr-e2e-sonar", headers=read).json()
+            assert profile["organisation"]["name"] == "E2E Sonar"
+            assert profile["priorities"][0]["priority"] == "sensors_ew"
+            assert http.get("/ready").json()["model_version"] == "real-encoder-2"
+    finally:
+        restarted.stop()
