@@ -56,7 +56,7 @@ def test_priorities_command_with_real_model(tmp_path, monkeypatch):
             "id": ["uav", "chip", "empty"],
             "text": [
                 "Swarms of unmanned aerial vehicles with autonomous navigation and counter-drone radar.",
-                "Radiation-hardened semiconductor chips and microelectronics packaging for satellites.",
+                "Semiconductor chip design, wafer fabrication and microelectronics packaging.",
                 "",
             ],
         }
