@@ -468,14 +468,29 @@ def rank(
     ],
     k: Annotated[int, typer.Option(help="Results per query.")] = 10,
     out_file: Annotated[Path, typer.Option("--out", help="Output .csv or .parquet.")] = Path("rankings.csv"),
+    engine: Annotated[
+        str, typer.Option(help="local (process pool) or ray (local Ray; RAY_ADDRESS joins a cluster).")
+    ] = "local",
+    workers: Annotated[int | None, typer.Option(help="Worker processes or local Ray CPUs (default: all).")] = None,
 ) -> None:
     """Batch ranking of a query file (the contract of reports and outside tools; see README)."""
-    from recommender.ranking.batch import rank_query_file
+    from recommender.batch.commands import RichProgress, open_engine
+    from recommender.batch.queries import rank_query_file_on
 
     ws = _workspace()
-    result = rank_query_file(ws.recommender, queries, k, out_file)
+    with open_engine(engine, workers) as runner:
+        result = rank_query_file_on(ws.recommender, queries, k, out_file, runner, RichProgress(err))
     out.print(f"ranked {result.ranked} queries -> {out_file} ({result.rows} rows)")
     for problem in result.rejected:
         err.print(f"[red]rejected[/red] {problem}", highlight=False)
     if result.rejected:
         raise typer.Exit(EXIT_REJECTED_ROWS)
+
+
+def _report_command():
+    from recommender.batch.commands import report_command
+
+    return report_command
+
+
+app.command("report")(handles_errors(_report_command()))

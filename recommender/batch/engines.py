@@ -75,11 +75,18 @@ class Engine:
 
 
 class InlineEngine(Engine):
+    """The calling process, one BLAS/OpenMP thread (like every worker): the model's OpenMP threads gain
+    little on these block sizes and stall badly when another process holds a core."""
+
     name = "inline"
 
     def map(self, fn: ChunkFn, context: Any, chunks: Sequence[Any]) -> Iterator[Any]:
+        from threadpoolctl import threadpool_limits
+
         for chunk in chunks:
-            yield fn(context, chunk)
+            with threadpool_limits(1):
+                result = fn(context, chunk)
+            yield result
 
 
 # ---- local: fork-based process pool ---------------------------------------------------------------------

@@ -44,10 +44,10 @@ def render_html(report: PairingReport) -> str:
         _rejected(report),
         "<h2 id='top-pairings'>Top pairings</h2>",
         "<p class='note'>Score: the learned ranker's probability that the Korean organisation and the European "
-        "organisation would start a project together on this priority (organisation head; the free-text head "
-        "for Korean organisations with no collaboration history, as in serving). Every allowed European "
-        "organisation is scored, not only generated candidates. Why: the features that raise the score most "
-        "(score drop when each is reset to a typical value).</p>",
+        "organisation would start a project together on this priority, computed exactly as <code>corridor "
+        "recommend --org KOREAN_ORG --region EU --priority P</code> would, but for every allowed European "
+        "organisation, not only generated candidates. Why: the features that raise the score most (score drop "
+        "when each is reset to a typical value).</p>",
         _table(_top_table(report.pairings.head(50)), "top-pairings-table"),
         "<h3>Eligibility of the top pairings, per instrument</h3>",
         "<p class='note'>Korean / European organisation as a funded participant: E eligible, C conditional, "
@@ -60,13 +60,19 @@ def render_html(report: PairingReport) -> str:
         "<h2 id='distributions'>Score distributions</h2>",
         _image(_distribution_png(report), "Distribution of pair scores and of each Korean organisation's best score"),
         "<h2 id='strength'>Each side's strength per priority</h2>",
-        "<p class='note'>Mean priority score of the organisations in scope that have a capability profile.</p>",
+        "<p class='note'>Left: mean priority score of the organisations in scope that have a capability "
+        "profile. Right: each side's priority mix (its means as shares of their sum).</p>",
         _image(_strength_png(report), "Mean priority scores of European and Korean organisations"),
         "<h2 id='needs'>Where European needs meet Korean capabilities</h2>",
-        "<p class='note'>Priorities where Korean organisations are on average stronger than European ones, "
-        "with the strongest Korean organisations.</p>",
+        "<p class='note'>Priorities in which Korean organisations are relatively more specialised than "
+        "European ones (kr_specialisation = the priority's share of the Korean side's summed mean scores divided "
+        "by its share on the European side; above 1 Korea leads), with the strongest Korean organisations. "
+        "Shares rather than raw means because the sides are selected differently (curated Korean defence firms "
+        "against every European project participant): raw means favour Korea everywhere.</p>",
         _table(_needs(report.priorities, korean_stronger=True), "kr-strengths-table"),
         "<h3>Where Korean needs meet European capabilities</h3>",
+        "<p class='note'>Priorities in which European organisations are relatively more specialised "
+        "(kr_specialisation below 1), with the strongest European organisations.</p>",
         _table(_needs(report.priorities, korean_stronger=False), "eu-strengths-table"),
         "<h2 id='korean'>Korean organisations and their best European partners</h2>",
         _table(_round(_korean_table(report.korean.head(40))), "korean-table"),
@@ -176,12 +182,13 @@ def _korean_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _needs(priorities: pd.DataFrame, korean_stronger: bool) -> pd.DataFrame:
-    gap = priorities["kr_minus_eu"]
-    rows = priorities[gap > 0] if korean_stronger else priorities[gap < 0]
-    rows = rows.reindex(rows["kr_minus_eu"].abs().sort_values(ascending=False).index)
+    spec = priorities["kr_specialisation"]
+    rows = priorities[spec > 1] if korean_stronger else priorities[spec < 1]
+    rows = rows.sort_values("kr_specialisation", ascending=not korean_stronger)
     who = "top_kr" if korean_stronger else "top_eu"
+    cols = ["priority", "label", "kr_specialisation", "kr_share", "eu_share", "kr_mean", "eu_mean", who]
     return _round(
-        rows[["priority", "label", "kr_mean", "eu_mean", "kr_minus_eu", who]].rename(
+        rows[cols].rename(
             columns={who: "strongest Korean organisations" if korean_stronger else "strongest European organisations"}
         )
     )
@@ -250,14 +257,21 @@ def _strength_png(report: PairingReport) -> bytes | None:
     if pr.empty or pr[["kr_mean", "eu_mean"]].isna().all().all():
         return None
     y = np.arange(len(pr))
-    fig = _figure(10, max(3.0, 0.32 * len(pr) + 1.2))
-    ax = fig.add_subplot()
-    ax.barh(y - 0.2, pr["eu_mean"].fillna(0), height=0.4, label="European", color="#3b6ea5")
-    ax.barh(y + 0.2, pr["kr_mean"].fillna(0), height=0.4, label="Korean", color="#c0504d")
     mark = pr["priority"] == report.request.priority
     labels = [f"{label} *" if marked else str(label) for label, marked in zip(pr["label"], mark, strict=True)]
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("mean priority score (* = this report's priority)")
-    ax.legend(loc="lower right")
+    fig = _figure(12, max(3.0, 0.32 * len(pr) + 1.4))
+    panels = fig.subplots(1, 2, sharey=True)
+    for ax, (eu, kr, title) in zip(
+        panels,
+        (("eu_mean", "kr_mean", "mean priority score"), ("eu_share", "kr_share", "priority mix (share of the side)")),
+        strict=True,
+    ):
+        ax.barh(y - 0.2, pr[eu].fillna(0), height=0.4, label="European", color="#3b6ea5")
+        ax.barh(y + 0.2, pr[kr].fillna(0), height=0.4, label="Korean", color="#c0504d")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(title)
+    panels[0].set_yticks(y, labels, fontsize=8)
+    panels[0].invert_yaxis()
+    panels[1].legend(loc="lower right")
+    fig.suptitle("* = this report's priority", fontsize=8, x=0.01, ha="left")
     return _png(fig)

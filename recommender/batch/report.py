@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from recommender.batch.engines import Engine, InlineEngine
 from recommender.batch.pairs import PairScan, ScanConfig, country_labels, scan_pairs
@@ -215,7 +216,8 @@ def _pairings(
     shared = np.zeros(n, dtype=np.int64)
     n_explain = min(request.explain, n)
     groups = pd.Series(np.arange(n)).groupby(kr)
-    with progress.step(f"explaining the top {n_explain} pairings", n) as advance:
+    # Many small model calls: one thread avoids OpenMP start/stop costs (and stalls on a busy machine).
+    with progress.step(f"explaining the top {n_explain} pairings", n) as advance, threadpool_limits(1):
         for kr_row, where in groups.indices.items():
             rq = index.resolve(
                 Query(
@@ -353,13 +355,19 @@ def _histogram(scan: PairScan) -> pd.DataFrame:
 
 
 def _priorities(index: RankingIndex, kr_rows: np.ndarray, eu_rows: np.ndarray, top: int = 3) -> pd.DataFrame:
-    """Mean priority score of each side's organisations that have a profile, and the strongest of each."""
+    """Each side's strength per priority: the mean score of its organisations that have a profile, its
+    priority mix (each mean as a share of the side's summed means) and Korea's relative specialisation
+    (Korean share / European share, a Balassa index: above 1, Korea is relatively stronger there). The mix
+    compares the sides fairly although they are selected differently (a few curated Korean defence firms
+    against every European project participant: raw means favour Korea, top-k means favour the larger side).
+    """
     taxonomy = index.profiles.taxonomy
+    n_p = len(taxonomy.ids)
     kr = kr_rows[index.has_profile[kr_rows]]
     eu = eu_rows[index.has_profile[eu_rows]]
 
     def mean(rows: np.ndarray) -> np.ndarray:
-        return index.scores[rows].mean(axis=0) if len(rows) else np.full(len(taxonomy.ids), np.nan)
+        return index.scores[rows].mean(axis=0).astype(np.float64) if len(rows) else np.full(n_p, np.nan)
 
     def strongest(rows: np.ndarray, j: int) -> str:
         if not len(rows):
@@ -369,20 +377,25 @@ def _priorities(index: RankingIndex, kr_rows: np.ndarray, eu_rows: np.ndarray, t
         return "; ".join(f"{index.names[rows[o]]} {s[o]:.2f}" for o in order)
 
     kr_mean, eu_mean = mean(kr), mean(eu)
-    frame = pd.DataFrame(
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kr_share, eu_share = kr_mean / kr_mean.sum(), eu_mean / eu_mean.sum()
+        specialisation = np.where(eu_share > 0, kr_share / eu_share, np.nan)
+    return pd.DataFrame(
         {
             "priority": taxonomy.ids,
             "label": [pr.label for pr in taxonomy.priorities],
-            "kr_mean": kr_mean.astype(np.float64),
-            "eu_mean": eu_mean.astype(np.float64),
-            "kr_minus_eu": (kr_mean - eu_mean).astype(np.float64),
+            "kr_mean": kr_mean,
+            "eu_mean": eu_mean,
+            "kr_minus_eu": kr_mean - eu_mean,
+            "kr_share": kr_share,
+            "eu_share": eu_share,
+            "kr_specialisation": specialisation,
             "kr_profiled": len(kr),
             "eu_profiled": len(eu),
-            "top_kr": [strongest(kr, j) for j in range(len(taxonomy.ids))],
-            "top_eu": [strongest(eu, j) for j in range(len(taxonomy.ids))],
+            "top_kr": [strongest(kr, j) for j in range(n_p)],
+            "top_eu": [strongest(eu, j) for j in range(n_p)],
         }
     )
-    return frame
 
 
 def _short(name: str, width: int = 28) -> str:

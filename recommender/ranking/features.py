@@ -83,7 +83,7 @@ def graph_vectors(index: RankingIndex, rq: ResolvedQuery) -> tuple[np.ndarray, n
     """(common neighbours, Adamic-Adar) of the query organisation with everyone; None for text queries."""
     if rq.row is None or not rq.has_graph:
         return None
-    return index.graph.common_neighbours(rq.row), index.graph.adamic_adar(rq.row)
+    return index.graph.neighbour_scores(rq.row)
 
 
 def pair_features(

@@ -106,7 +106,7 @@ class EmbeddingRanker(Ranker):
     name = "embedding-cosine"
 
     def _score(self, rq, rows):
-        sims = self.index.vectors[rows] @ rq.vector
+        sims = (self.index.vectors @ rq.vector)[rows]
         return np.where(self.index.has_profile[rows], sims, -1.0)
 
 
@@ -198,7 +198,7 @@ def generate_candidates(
     parts = []
     if rq.has_profile and len(allowed):
         profiled = allowed[index.has_profile[allowed]]
-        sims = index.vectors[profiled] @ rq.vector
+        sims = (index.vectors @ rq.vector)[profiled]  # one pass over the matrix, no row copy
         parts.append(top_k(profiled, sims.astype(np.float64), cfg.semantic)[0])
     if graph is not None:
         aa = graph[1]
