@@ -10,8 +10,6 @@ report (:mod:`recommender.batch.html`).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,7 +24,8 @@ from recommender.batch.engines import Engine, InlineEngine
 from recommender.batch.pairs import PairScan, ScanConfig, country_labels, scan_pairs
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.catalogue import RowError
-from recommender.errors import CorridorError, InputFileError
+from recommender.csvfiles import csv_records
+from recommender.errors import CorridorError
 from recommender.ranking.features import FEATURES, LABELS, graph_vectors
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.rankers import LearnedRanker
@@ -76,21 +75,11 @@ class PairingReport:
 def read_org_ids(path: Path, index: RankingIndex) -> tuple[list[str], list[RowError]]:
     """Organisation ids of a CSV file with an ``org_id`` column: the known Korean or European ones, and one
     RowError per other row (unknown, duplicate, or neither side), with line numbers (header = 1)."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path.name}: not UTF-8 (byte {exc.start})") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if "org_id" not in (reader.fieldnames or []):
-        raise InputFileError(f"{path.name}: missing column org_id")
+    records = csv_records(path, ["org_id"])
     ids: list[str] = []
     problems: list[RowError] = []
     seen: set[str] = set()
-    line = reader.line_num
-    for rec in reader:
-        start, line = line + 1, reader.line_num
+    for start, rec in records:
         oid = (rec.get("org_id") or "").strip()
         row = index.row_of.get(oid)
         if not oid:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from recommender.catalogue import Catalogue, RowError
-from recommender.errors import InputFileError
+from recommender.csvfiles import csv_records
 from recommender.profiles.profiles import Profiles, characteristic_projects, explain_org_priorities
 
 
@@ -76,20 +74,8 @@ def priority_rows(ids: list[str], scores: np.ndarray, priority_ids: list[str]) -
 
 def read_text_rows(path: Path) -> tuple[list[tuple[int, str, str]], list[RowError]]:
     """(line, id, text) rows of a CSV with columns id and text; rows missing either are reported."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path.name}: not UTF-8 (byte {exc.start})") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = {"id", "text"} - set(reader.fieldnames or [])
-    if missing:
-        raise InputFileError(f"{path.name}: missing column(s) {', '.join(sorted(missing))} (need id, text)")
     rows, problems, seen = [], [], set()
-    line = reader.line_num
-    for rec in reader:
-        start, line = line + 1, reader.line_num
+    for start, rec in csv_records(path, ["id", "text"], "need id, text"):
         rid, body = (rec.get("id") or "").strip(), " ".join((rec.get("text") or "").split())
         if not rid:
             problems.append(RowError(start, "id", "missing id"))

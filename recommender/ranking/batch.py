@@ -6,14 +6,13 @@ default ANY), instrument, priority. Output columns: query_id, rank (1..K), org_i
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from recommender.catalogue import RowError
+from recommender.csvfiles import csv_records
 from recommender.errors import CorridorError, InputFileError
 from recommender.ranking.index import SIDES, Query
 from recommender.ranking.service import Recommender
@@ -30,22 +29,10 @@ class BatchResult:
 
 def read_queries(path: Path, recommender: Recommender) -> tuple[list[Query], list[RowError]]:
     """Validated queries of a query file, and one RowError per rejected row (line numbers, header = 1)."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path.name}: not UTF-8 (byte {exc.start})") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if "query_id" not in (reader.fieldnames or []):
-        raise InputFileError(
-            f"{path.name}: missing column query_id (columns: query_id, org_id, text, region, instrument, priority)"
-        )
+    records = csv_records(path, ["query_id"], "columns: query_id, org_id, text, region, instrument, priority")
     index = recommender.index
     queries, problems, seen = [], [], set()
-    line = reader.line_num
-    for rec in reader:
-        start, line = line + 1, reader.line_num
+    for start, rec in records:
         field_of = {
             key: (rec.get(key) or "").strip()
             for key in ("query_id", "org_id", "text", "region", "instrument", "priority")
