@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     encoder_batch_size: int = 64
     # Where `corridor train` promotes models and serving loads them from (default: data/models/ranker).
     ranker_dir: Path | None = None
+    # An existing Ray cluster for `--engine ray` (Ray's own RAY_ADDRESS is honoured); empty: a local Ray.
+    ray_address: str | None = Field(default=None, validation_alias=AliasChoices("CORRIDOR_RAY_ADDRESS",
+                                                                                 "RAY_ADDRESS"))
     # HTTP API (api/). SQLAlchemy URL of the database holding API keys, feedback and organisations added
     # through the API; empty means sqlite:///{state_dir}/corridor.db. PostgreSQL works too
     # (postgresql+psycopg://user:password@host/db).

@@ -1,5 +1,5 @@
 """CLI adapter for the batch jobs: the `corridor report` command, rich progress bars, and engine selection
-(the only place that reads RAY_ADDRESS). Wired into recommender/cli.py by the lead:
+(RAY_ADDRESS comes from the Settings object). Wired into recommender/cli.py by the lead:
 
     from recommender.batch.commands import report_command
     app.command("report")(handles_errors(report_command))
@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,8 +57,10 @@ class RichProgress:
 
 
 def ray_address() -> str | None:
-    """The Ray cluster to join: RAY_ADDRESS, or None for a private local Ray."""
-    return os.environ.get("RAY_ADDRESS") or None
+    """The Ray cluster to join (Settings: RAY_ADDRESS or CORRIDOR_RAY_ADDRESS), or None for a private local Ray."""
+    from recommender.settings import get_settings
+
+    return get_settings().ray_address or None
 
 
 def open_engine(name: str, workers: int | None = None) -> Engine:
