@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 from recommender import __version__
+from recommender.atomic import replaced_directory
 from recommender.errors import CorridorError
 
 MANIFEST = "manifest.json"
@@ -49,11 +48,7 @@ def library_versions() -> dict[str, str]:
 
 def write_model_dir(target: Path, writers: dict[str, Callable[[Path], None]], manifest: dict) -> dict:
     """Write files with ``writers`` (name -> function writing that path) plus a manifest, atomically."""
-    target = target.resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    staging.chmod(0o755)
-    try:
+    with replaced_directory(target) as staging:
         for name, write in writers.items():
             write(staging / name)
         full = {
@@ -64,15 +59,7 @@ def write_model_dir(target: Path, writers: dict[str, Callable[[Path], None]], ma
             "files": {name: sha256_file(staging / name) for name in sorted(writers)},
         }
         (staging / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=True, default=str) + "\n")
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-        return full
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return full
 
 
 def read_verified_manifest(directory: Path, expect: dict | None = None) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from recommender.atomic import replaced_directory
 from recommender.catalogue.build import Catalogue, conform
 from recommender.catalogue.schema import ORGANISATIONS, TABLES
 from recommender.errors import CatalogueError
@@ -72,23 +72,11 @@ def save_catalogue(catalogue: Catalogue, directory: Path, manifest: dict) -> Non
     The new tables are written into a sibling staging directory, which is then swapped in; an exception
     before the swap leaves the previous catalogue as it was.
     """
-    directory = directory.resolve()
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    staging.chmod(0o755)
-    try:
+    with replaced_directory(directory) as staging:
         for name, schema in TABLES.items():
             _write_parquet(getattr(catalogue, name), schema, staging / f"{name}.parquet")
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         (staging / "ATTRIBUTION.md").write_text(ATTRIBUTION)
-        old = directory.with_name(f".{directory.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_table(path: Path, schema: pa.Schema) -> pd.DataFrame:
