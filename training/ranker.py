@@ -31,7 +31,7 @@ ProfilesAt = Callable[[int | None], Profiles]
 class TrainConfig:
     train_year: int = 2022
     eval_year: int = 2023
-    max_org_queries: int = 3000
+    max_org_queries: int = 6000
     max_text_queries: int = 1500
     negatives_per_query: int = 40
     max_eval_text_queries: int = 400
