@@ -149,24 +149,27 @@ class ParamReader:
             return value
         return resolve_countries(value, f"{self.where}: {key}", self.sets, (self.eligible, self.eligible_label))
 
-    def strings(self, key: str, default: Any = _MISSING) -> frozenset[str] | None:
+    def _string_list(self, key: str, default: Any, what: str) -> list[str] | Any:
+        """A string or list of non-empty strings (the default passes through untouched)."""
         value = self._get(key, default)
         if value is default and default is not _MISSING:
             return value
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self._error(key, f"must be a list of strings, got {value!r}")
+            raise self._error(key, f"must be a list of {what}, got {value!r}")
+        return value
+
+    def strings(self, key: str, default: Any = _MISSING) -> frozenset[str] | None:
+        value = self._string_list(key, default, "strings")
+        if value is default and default is not _MISSING:
+            return value
         return frozenset(v.strip() for v in value)
 
     def roles(self, key: str, default: Any = _MISSING) -> frozenset[str] | None:
-        value = self._get(key, default)
+        value = self._string_list(key, default, "role names")
         if value is default and default is not _MISSING:
             return value
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise self._error(key, f"must be a list of role names, got {value!r}")
         return frozenset(normalise_role(v) for v in value)  # type: ignore[misc]
 
     def nested(self, key: str, default: Any = _MISSING) -> ParamReader | None:
