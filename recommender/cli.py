@@ -200,7 +200,7 @@ def profile(
 ) -> None:
     """An organisation's capability profile: top priorities with evidence, characteristic projects."""
     ws = _workspace()
-    view = organisation_profile(ws.catalogue, ws.profiles, org_id, top=top)
+    view = organisation_profile(ws.catalogue, ws.profiles, org_id, top=top, tagger=ws.tagger)
     if json_out:
         sys.stdout.write(json.dumps(view, indent=2, default=str) + "\n")
         return

@@ -180,17 +180,37 @@ def test_tagger_learns_separable_labels_and_guards_input():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 5))
     Y = np.stack([X[:, 0] > 0.3, X[:, 1] + X[:, 2] > 0], axis=1)
+    words = np.array(["radar", "drone", "chip", "cyber", "ship", "orbit", "quantum", "laser"])
+    texts = [" ".join(rng.choice(words, size=6)) for _ in range(300)]  # noise: labels do not depend on them
     tagger = PriorityTagger(random_state=0)
     with pytest.raises(NotFittedError):
-        tagger.predict_proba(X)
-    tagger.fit(X[:200], Y[:200])
-    proba = tagger.predict_proba(X[200:])
+        tagger.predict_proba(X, texts)
+    tagger.fit(X[:200], Y[:200], texts[:200])
+    proba = tagger.predict_proba(X[200:], texts[200:])
     assert proba.shape == (100, 2) and proba.min() >= 0 and proba.max() <= 1
-    assert (tagger.predict(X[200:]) == Y[200:]).mean() > 0.9
+    assert (tagger.predict(X[200:], texts[200:]) == Y[200:]).mean() > 0.9
     with pytest.raises(ValueError, match="expected 5 features"):
-        tagger.predict_proba(X[:, :3])
-    again = PriorityTagger(random_state=0).fit(X[:200], Y[:200]).predict_proba(X[200:])
+        tagger.predict_proba(X[:, :3], texts)
+    with pytest.raises(ValueError, match="one text per feature row"):
+        tagger.predict_proba(X[200:], texts[:10])
+    again = PriorityTagger(random_state=0).fit(X[:200], Y[:200], texts[:200]).predict_proba(X[200:], texts[200:])
     np.testing.assert_array_equal(proba, again)  # seeded: retraining gives the same scores
+
+
+def test_tagger_learns_vocabulary_beyond_curated_terms_and_names_it():
+    """Labels carried only by a word no curated term list has: the TF-IDF part must learn it and show it."""
+    rng = np.random.default_rng(1)
+    n = 240
+    y = rng.random(n) < 0.3
+    filler = ["project", "system", "network", "method", "platform", "study", "data", "model"]
+    texts = [
+        " ".join(list(rng.choice(filler, size=8)) + (["hyperspectral"] if yi else [])) for yi in y
+    ]
+    X = rng.normal(size=(n, 3))  # dense signals carry nothing
+    tagger = PriorityTagger(random_state=0).fit(X[:180], y[:180, None], texts[:180])
+    assert (tagger.predict(X[180:], texts[180:])[:, 0] == y[180:]).mean() > 0.95
+    terms = tagger.learned_terms([texts[i] for i in np.flatnonzero(y[180:])[:1] + 180])
+    assert terms[0][0][0] == "hyperspectral"
 
 
 def test_threshold_baseline():
@@ -250,3 +270,44 @@ def test_until_year_excludes_later_projects(tiny_sources):
     thales = prof.org_row("111111111")
     used = set(prof.project_ids[prof.org_weights.getrow(thales).indices])
     assert "101000002" not in used and "101000001" in used  # the 2023 chip project is in the future
+
+
+def test_bootstrap_macro_f1_difference_known_answers():
+    from training.priority_tagger import bootstrap_macro_f1_difference
+
+    y = np.array([[1, 0], [1, 1], [0, 1], [0, 0], [1, 0], [0, 1]], dtype=bool)
+    same = bootstrap_macro_f1_difference(y, y, y, [0, 1], n=200)
+    assert same["mean"] == 0 and same["ci95"] == [0.0, 0.0]
+    better = bootstrap_macro_f1_difference(y, y, ~y, [0, 1], n=200)
+    assert better["ci95"][0] > 0.5  # perfect minus all-wrong: F1 1 vs 0 in every resample with a positive
+
+
+def test_evaluate_tagging_on_a_time_split_reports_every_method():
+    from training.priority_tagger import TaggingData, evaluate_tagging, render_markdown
+
+    rng = np.random.default_rng(3)
+    n = 400
+    labels = rng.random((n, 2)) < 0.25
+    words = [("radar jammer" if a else "") + (" drone swarm" if b else "") for a, b in labels]
+    texts = [f"{w} project study {i % 7}" for i, w in enumerate(words)]
+    vectors = rng.normal(size=(n, 4)).astype(np.float32)
+    data = TaggingData(
+        project_ids=np.array([f"p{i}" for i in range(n)], dtype=object),
+        years=np.where(np.arange(n) < 300, 2022, 2023),
+        vectors=vectors,
+        term_counts=labels.astype(int),
+        description_vectors=rng.normal(size=(2, 4)).astype(np.float32),
+        labels=labels,
+        texts=texts,
+    )
+
+    class Tax:
+        ids = ["sensors_ew", "unmanned"]
+        version = "test"
+
+    report = evaluate_tagging(data, Tax(), 2023)
+    assert report["split"]["train_projects"] == 300 and report["split"]["test_projects"] == 100
+    assert set(report["methods"]) == {"term matching", "embedding similarity", "combined tagger"}
+    assert report["methods"]["combined tagger"]["macro_f1"] > 0.9  # the words carry the labels
+    assert report["tagger_minus_baseline"]["embedding similarity"]["ci95"][0] > 0  # noise vectors lose
+    assert "95% interval" in render_markdown(report)

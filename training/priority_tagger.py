@@ -29,9 +29,13 @@ class TaggingData:
     term_counts: np.ndarray
     description_vectors: np.ndarray
     labels: np.ndarray
+    texts: list[str]
 
     def features(self, rows: np.ndarray) -> np.ndarray:
         return priority_features(self.vectors[rows], self.term_counts[rows], self.description_vectors)
+
+    def texts_of(self, rows: np.ndarray) -> list[str]:
+        return [self.texts[i] for i in rows]
 
 
 def tagging_data(
@@ -47,6 +51,7 @@ def tagging_data(
         term_counts=TermMatcher(taxonomy).counts(texts),
         description_vectors=encoder.encode([p.description for p in taxonomy.priorities]),
         labels=weak_labels(projects, taxonomy),
+        texts=texts,
     )
 
 
@@ -64,6 +69,25 @@ def _scores(y_true: np.ndarray, y_pred: np.ndarray, ids: list[str], scored: list
     return {"macro_f1": float(np.mean([per[p]["f1"] for p in scored])), "per_priority": per}
 
 
+def bootstrap_macro_f1_difference(
+    y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, columns: list[int], n: int = 1000, seed: int = 0
+) -> dict:
+    """Paired bootstrap over test rows of macro-F1(a) - macro-F1(b): mean and 95% interval."""
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(y_true), np.full(len(y_true), 1 / len(y_true)), size=n).astype(np.float64)
+    y = y_true[:, columns].astype(np.float64)
+
+    def macro(pred: np.ndarray) -> np.ndarray:
+        p = pred[:, columns].astype(np.float64)
+        tp, fp, fn = weights @ (y * p), weights @ ((1 - y) * p), weights @ (y * (1 - p))
+        denom = 2 * tp + fp + fn
+        return np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0).mean(axis=1)
+
+    diff = macro(pred_a) - macro(pred_b)
+    low, high = np.quantile(diff, [0.025, 0.975])
+    return {"mean": float(diff.mean()), "ci95": [float(low), float(high)], "resamples": n}
+
+
 def evaluate_tagging(data: TaggingData, taxonomy: Taxonomy, test_year: int, random_state: int = 0) -> dict:
     """Macro-F1 per priority on ``test_year`` for term matching, embedding similarity and the tagger."""
     train = np.flatnonzero(data.years < test_year)
@@ -75,16 +99,23 @@ def evaluate_tagging(data: TaggingData, taxonomy: Taxonomy, test_year: int, rand
     sims = data.vectors @ data.description_vectors.T
     terms = ThresholdBaseline().fit(data.term_counts[train].astype(float), y_train)
     embed = ThresholdBaseline().fit(sims[train], y_train)
-    tagger = PriorityTagger(random_state=random_state).fit(data.features(train), y_train)
+    tagger = PriorityTagger(random_state=random_state).fit(data.features(train), y_train, data.texts_of(train))
     scored = [
         pid for j, pid in enumerate(ids) if y_train[:, j].sum() >= MIN_POSITIVES and y_test[:, j].sum() >= MIN_POSITIVES
     ]
     methods = {
         "term matching": terms.predict(data.term_counts[test].astype(float)),
         "embedding similarity": embed.predict(sims[test]),
-        "combined tagger": tagger.predict(data.features(test)),
+        "combined tagger": tagger.predict(data.features(test), data.texts_of(test)),
+    }
+    cols = [ids.index(p) for p in scored]
+    tagger_vs = {
+        name: bootstrap_macro_f1_difference(y_test, methods["combined tagger"], pred, cols)
+        for name, pred in methods.items()
+        if name != "combined tagger"
     }
     return {
+        "tagger_minus_baseline": tagger_vs,
         "split": {
             "train_years": f"<= {test_year - 1}",
             "test_year": test_year,
@@ -128,11 +159,18 @@ def render_markdown(report: dict) -> str:
         "",
         f"Best macro-F1: {best}. A priority counts in macro-F1 when it has at least {MIN_POSITIVES} "
         "weak-labelled projects in both the training years and the test year.",
+        "",
+        "Combined tagger minus each baseline, macro-F1, paired bootstrap over test projects "
+        f"({next(iter(report['tagger_minus_baseline'].values()))['resamples']} resamples):",
+        "",
     ]
+    for name, diff in report["tagger_minus_baseline"].items():
+        low, high = diff["ci95"]
+        lines.append(f"- vs {name}: {diff['mean']:+.3f} (95% interval {low:+.3f} to {high:+.3f})")
     return "\n".join(lines) + "\n"
 
 
 def train_tagger(data: TaggingData, random_state: int = 0) -> PriorityTagger:
     """The shipped tagger: trained on every labelled project (all years)."""
     rows = np.arange(len(data.labels))
-    return PriorityTagger(random_state=random_state).fit(data.features(rows), data.labels)
+    return PriorityTagger(random_state=random_state).fit(data.features(rows), data.labels, data.texts)

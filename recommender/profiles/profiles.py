@@ -190,7 +190,7 @@ def score_texts(
         return np.zeros((0, len(description_vectors)))
     if tagger is None:
         return np.clip(vectors @ description_vectors.T, 0.0, 1.0)
-    return tagger.predict_proba(priority_features(vectors, matcher.counts(texts), description_vectors))
+    return tagger.predict_proba(priority_features(vectors, matcher.counts(texts), description_vectors), texts)
 
 
 def _top_k_mean(weights: sparse.csr_matrix, scores: np.ndarray, k: int) -> np.ndarray:
@@ -217,9 +217,12 @@ class PriorityEvidence:
 
 
 def explain_org_priorities(
-    profiles: Profiles, catalogue: Catalogue, org_id: str, top: int = 3
+    profiles: Profiles, catalogue: Catalogue, org_id: str, top: int = 3, tagger: PriorityTagger | None = None
 ) -> list[PriorityEvidence]:
-    """Every priority of an organisation, best first, with the terms and projects that drove it."""
+    """Every priority of an organisation, best first, with the terms and projects that drove it.
+
+    Terms are the curated indicative terms found in its texts, then (with a tagger) the words the tagger
+    learned to weigh for that priority."""
     row = profiles.org_row(org_id)
     org = catalogue.organisations.iloc[row]  # profiles are built row-aligned with the catalogue
     matcher = TermMatcher(profiles.taxonomy)
@@ -227,6 +230,8 @@ def explain_org_priorities(
     proj_cols, proj_w = weights.indices, weights.data
     texts = [profiles.org_description_texts.get(org_id, "")] + [profiles.project_texts[c] for c in proj_cols]
     found = [term_evidence(matcher, t) for t in texts]
+    if tagger is not None:
+        found += tagger.learned_terms(texts, top=3)
     areas = org.get("technology_areas")
     declared = set(areas.split(";")) if isinstance(areas, str) else set()
     titles = catalogue.projects.set_index("id")["title"]

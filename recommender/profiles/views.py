@@ -9,6 +9,7 @@ import pandas as pd
 
 from recommender.catalogue import Catalogue, RowError
 from recommender.csvfiles import csv_records
+from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, characteristic_projects, explain_org_priorities
 
 
@@ -18,7 +19,9 @@ def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
 
-def organisation_profile(catalogue: Catalogue, profiles: Profiles, org_id: str, top: int = 5) -> dict:
+def organisation_profile(
+    catalogue: Catalogue, profiles: Profiles, org_id: str, top: int = 5, tagger: PriorityTagger | None = None
+) -> dict:
     """Organisation record, what its profile is built from, top priorities with evidence, typical projects."""
     row = profiles.org_row(org_id)
     org = {k: _plain(v) for k, v in catalogue.organisations.iloc[row].items()}
@@ -41,7 +44,7 @@ def organisation_profile(catalogue: Catalogue, profiles: Profiles, org_id: str, 
                 "similarity": round(sim, 4),
             }
         )
-    evidence = explain_org_priorities(profiles, catalogue, org_id)[:top]
+    evidence = explain_org_priorities(profiles, catalogue, org_id, tagger=tagger)[:top]
     return {
         "organisation": org,
         "has_profile": bool(profiles.org_has_profile[row]),
