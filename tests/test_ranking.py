@@ -6,6 +6,7 @@ import pytest
 from recommender.errors import UnknownOrganisationError
 from recommender.graph import build_graph
 from recommender.profiles.profiles import build_profiles
+from recommender.ranking.features import FEATURES, pair_features
 from recommender.ranking.index import InvalidQueryError, Query, RankingIndex
 from recommender.ranking.rankers import (
     AdamicAdarRanker,
@@ -173,10 +174,14 @@ def test_explanations(trained):
     assert top.rank == 1 and top.name
 
 
-def test_queries_from_outside_europe_use_the_intl_head(trained):
+def test_organisation_queries_share_one_head_and_know_their_side(trained):
     index = trained[0].index
     kr = index.resolve(Query(org_id="radar-kr-8", region="EU"))
     eu = index.resolve(Query(org_id="radar-eu-0", region="ANY"))
     text = index.resolve(Query(text="radar", region="ANY"))
     assert kr.outside_europe and not eu.outside_europe
-    assert [LearnedRanker.head_for(rq) for rq in (kr, eu, text)] == ["intl", "org", "text"]
+    assert [LearnedRanker.head_for(rq) for rq in (kr, eu, text)] == ["org", "org", "text"]
+    col = FEATURES.index("query_outside_europe")
+    rows = np.arange(3)
+    assert pair_features(index, kr, rows)[:, col].tolist() == [1, 1, 1]
+    assert pair_features(index, eu, rows)[:, col].tolist() == [0, 0, 0]

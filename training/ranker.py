@@ -74,8 +74,8 @@ def training_set(
         for org in org_list:
             partners.setdefault(org, set()).update(o for o in org_list if o != org)
 
-    X: dict[str, list[np.ndarray]] = {"org": [], "intl": [], "text": []}
-    y: dict[str, list[np.ndarray]] = {"org": [], "intl": [], "text": []}
+    X: dict[str, list[np.ndarray]] = {"org": [], "text": []}
+    y: dict[str, list[np.ndarray]] = {"org": [], "text": []}
     # Newcomers (no collaboration before ``year``) are queries too: the org head must learn the cold case
     # that most Korean organisations are in.
     org_queries = sorted(partners)
