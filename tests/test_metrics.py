@@ -55,3 +55,17 @@ def test_duplicate_recommendations_count_once():
     truth = pd.DataFrame({"query_id": ["q"], "item_id": ["a"]})
     recs = pd.DataFrame({"query_id": ["q", "q"], "item_id": ["a", "a"], "rank": [1, 2]})
     assert recall_at_k(recs, truth, 10) == 1.0
+
+
+def test_recall_per_query_and_paired_bootstrap():
+    from recommender.evaluation.metrics import paired_bootstrap, recall_per_query
+
+    per = recall_per_query(RECS, TRUTH, 20)
+    assert per.mean() == pytest.approx(recall_at_k(RECS, TRUTH, 20)) and len(per) == TRUTH["query_id"].nunique()
+    a = pd.Series([0.5, 0.5, 0.5], index=["x", "y", "z"])
+    same = paired_bootstrap(a, a)
+    assert same["mean"] == 0 and same["ci95"] == [0.0, 0.0]
+    b = pd.Series([0.0, 0.25, 0.0], index=["z", "y", "x"])  # aligned by query id, not by position
+    diff = paired_bootstrap(a, b, n=500)
+    assert diff["mean"] == pytest.approx((0.5 + 0.25 + 0.5) / 3)
+    assert 0.25 <= diff["ci95"][0] <= diff["mean"] <= diff["ci95"][1] <= 0.5

@@ -185,3 +185,22 @@ def test_organisation_queries_share_one_head_and_know_their_side(trained):
     rows = np.arange(3)
     assert pair_features(index, kr, rows)[:, col].tolist() == [1, 1, 1]
     assert pair_features(index, eu, rows)[:, col].tolist() == [0, 0, 0]
+
+
+def test_evaluation_tasks_ask_only_for_new_partners_of_the_right_sides(world):
+    from recommender.evaluation.tasks import TASKS, build_tasks
+
+    index = make_index(world, cutoff=2022)
+    tasks = {t.name: t for t in build_tasks(index, world, 2023, max_text_queries=10)}
+    assert tuple(tasks) == TASKS
+    kr, outside = tasks["kr-to-eu"], tasks["outside-europe-to-eu"]
+    assert kr.queries and {q.query_id for q in kr.queries} <= {q.query_id.replace("outside-europe-to-eu", "kr-to-eu")
+                                                               for q in outside.queries}
+    for task in (kr, outside, tasks["edf-new-partners"]):
+        for q in task.queries:
+            assert q.region == "EU"
+            row = index.row_of[q.org_id]
+            assert index.outside_europe[row] == (task.name != "edf-new-partners")
+            items = task.truth.loc[task.truth["query_id"] == q.query_id, "item_id"]
+            assert not set(items) & q.exclude  # past partners are never counted as new ones
+            assert all(index.side_masks["EU"][index.row_of[i]] for i in items)

@@ -37,8 +37,10 @@ def _profiles_at(ws: Workspace):
     return at
 
 
-def mean_primary(results: dict) -> float:
-    return float(np.mean([task["rankers"]["learned"][PRIMARY_METRIC] for task in results.values()]))
+def mean_primary(results: dict, tasks: list[str] | None = None) -> float:
+    """Mean of the learned ranker's primary metric over ``tasks`` (default: every task in ``results``)."""
+    names = list(results) if tasks is None else tasks
+    return float(np.mean([results[t]["rankers"]["learned"][PRIMARY_METRIC] for t in names]))
 
 
 def _manifest(ws: Workspace, cfg: TrainConfig, results: dict, meta: dict) -> dict:
@@ -79,18 +81,19 @@ def run_training(
         current = read_verified_manifest(target)
     except ModelIntegrityError:
         pass
-    new_score = mean_primary(results)
+    # Compared on the tasks both reports have (a report may predate a task).
+    shared = [t for t in results if current and t in (current.get("metrics") or {})]
     if (
         current is not None
         and not force
         and current.get("eval_year") == eval_year
-        and current.get("metrics")
-        and new_score < mean_primary(current["metrics"])
+        and shared
+        and mean_primary(results, shared) < mean_primary(current["metrics"], shared)
     ):
         target = target.parent / "candidates" / manifest["model_version"]
         console.print(
-            f"[yellow]not promoted[/yellow]: mean {PRIMARY_METRIC} {new_score:.4f} < current "
-            f"{mean_primary(current['metrics']):.4f}; saved to {target} (use --force to promote)"
+            f"[yellow]not promoted[/yellow]: mean {PRIMARY_METRIC} {mean_primary(results, shared):.4f} < current "
+            f"{mean_primary(current['metrics'], shared):.4f}; saved to {target} (use --force to promote)"
         )
     ranker.save(target, manifest, files)
     console.print(report, highlight=False)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalogue import Catalogue
-from recommender.evaluation.metrics import PRIMARY_METRIC, ranking_report
+from recommender.evaluation.metrics import PRIMARY_METRIC, paired_bootstrap, ranking_report, recall_per_query
 from recommender.evaluation.tasks import Task, build_tasks
 from recommender.graph import build_graph
 from recommender.profiles.profiles import Profiles
@@ -146,9 +146,12 @@ def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[
             "relevant_pairs": int(len(task.truth)),
             "rankers": {},
         }
+        per_query = {}
         for name, ranker in rankers.items():
             start = time.perf_counter()
-            report = ranking_report(recommendations_frame(ranker, task), task.truth)
+            frame = recommendations_frame(ranker, task)
+            report = ranking_report(frame, task.truth)
+            per_query[name] = recall_per_query(frame, task.truth, 20)
             report["seconds"] = round(time.perf_counter() - start, 2)
             results[task.name]["rankers"][name] = report
             progress(f"{task.name} / {name}: {PRIMARY_METRIC} {report[PRIMARY_METRIC]:.3f}")
@@ -157,6 +160,10 @@ def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[
             best_baseline = max((s, n) for n, s in scores.items() if n != "learned")
             results[task.name]["learned_leads"] = scores["learned"] > best_baseline[0]
             results[task.name]["best_baseline"] = best_baseline[1]
+            # How sure: per-query paired bootstrap of learned minus the best baseline (Recall@20).
+            results[task.name]["learned_minus_best_baseline"] = paired_bootstrap(
+                per_query["learned"], per_query[best_baseline[1]]
+            )
     return results
 
 
@@ -219,5 +226,12 @@ def render_report(results: dict, meta: dict) -> str:
         if "learned_leads" in res:
             verdict = "leads" if res["learned_leads"] else "does NOT lead"
             lines += ["", f"Learned ranker {verdict} on {PRIMARY_METRIC} (best baseline: {res['best_baseline']})."]
+            diff = res.get("learned_minus_best_baseline")
+            if diff:
+                low, high = diff["ci95"]
+                lines.append(
+                    f"Learned minus {res['best_baseline']}, {PRIMARY_METRIC} per query: {diff['mean']:+.3f} "
+                    f"(95% interval {low:+.3f} to {high:+.3f}, paired bootstrap over queries)."
+                )
         lines.append("")
     return "\n".join(lines)

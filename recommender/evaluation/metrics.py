@@ -23,11 +23,27 @@ def _hits(recommendations: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def recall_at_k(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int) -> float:
+def recall_per_query(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int) -> pd.Series:
+    """Recall@k of every query in ``truth`` (indexed by query_id)."""
     hits = _hits(recommendations, truth)
     found = hits[(hits["rank"] <= k) & hits["relevant"]].groupby("query_id").size()
     n_relevant = truth.drop_duplicates(["query_id", "item_id"]).groupby("query_id").size()
-    return float((found.reindex(n_relevant.index, fill_value=0) / n_relevant).mean())
+    return found.reindex(n_relevant.index, fill_value=0) / n_relevant
+
+
+def recall_at_k(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int) -> float:
+    return float(recall_per_query(recommendations, truth, k).mean())
+
+
+def paired_bootstrap(a: pd.Series, b: pd.Series, n: int = 1000, seed: int = 0) -> dict:
+    """Mean of per-query ``a - b`` with a 95% interval from resampling queries (same index on both)."""
+    diff = (a - b.reindex(a.index)).to_numpy(dtype=np.float64)
+    if len(diff) == 0:
+        return {"mean": 0.0, "ci95": [0.0, 0.0], "resamples": n}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(axis=1)
+    low, high = np.quantile(means, [0.025, 0.975])
+    return {"mean": float(diff.mean()), "ci95": [float(low), float(high)], "resamples": n}
 
 
 def ndcg_at_k(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int) -> float:
