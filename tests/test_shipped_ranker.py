@@ -94,12 +94,15 @@ def test_altered_or_mismatched_model_is_refused(ws, tmp_path):
 
 def test_shipped_report_covers_every_task_and_baseline(ws):
     report = json.loads((ws.paths.model_dir / "evaluation.json").read_text())
-    assert set(report) == {"kr-to-eu", "text-to-consortium", "edf-new-partners"}
+    assert set(report) == {"kr-to-eu", "text-to-consortium", "edf-new-partners", "outside-europe-to-eu"}
     for task in report.values():
         assert set(task["rankers"]) == {"learned", "popularity", "tfidf-cosine", "embedding-cosine", "adamic-adar"}
-    # Measured, not assumed: the learned ranker leads on these two tasks. On kr-to-eu (18 queries) it
-    # trails popularity at Recall@20 in the shipped report; see the README's evaluation section.
-    assert report["text-to-consortium"]["learned_leads"] and report["edf-new-partners"]["learned_leads"]
+        low, high = task["learned_minus_best_baseline"]["ci95"]
+        assert low <= task["learned_minus_best_baseline"]["mean"] <= high
+    # Measured, not assumed: the learned ranker leads on these three tasks, with bootstrap intervals above 0.
+    # On kr-to-eu (18 queries) it ties popularity at Recall@20; see the README's evaluation section.
+    for name in ("text-to-consortium", "edf-new-partners", "outside-europe-to-eu"):
+        assert report[name]["learned_leads"] and report[name]["learned_minus_best_baseline"]["ci95"][0] > 0
 
 
 def app_cli():
