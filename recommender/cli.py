@@ -276,6 +276,29 @@ def tagger_evaluate(
     out.print(f"written: {out_dir / 'priority_tagging.md'}, {out_dir / 'priority_tagging.json'}")
 
 
+@tagger_app.command("select")
+@handles_errors
+def tagger_select(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report (Markdown and JSON).")] = Path(
+        "reports"
+    ),
+    test_year: Annotated[int, typer.Option(help="Held-out year: never read; CV uses the years before.")] = 2023,
+    c: Annotated[list[float] | None, typer.Option("--c", help="Candidate C values (repeat the option).")] = None,
+) -> None:
+    """Choose the tagger's regularisation by topic-grouped CV inside the training years (slow: ~15 min)."""
+    from training.priority_tagger import render_selection, select_regularisation, tagging_data
+
+    ws = _workspace()
+    data = tagging_data(ws.catalogue, ws.encoder, ws.taxonomy, show_progress=True)
+    with out.status("cross-validating") as status:
+        report = select_regularisation(data, test_year, tuple(c or (0.25, 1.0, 4.0)), progress=status.update)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "priority_tagger_selection.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = render_selection(report)
+    (out_dir / "priority_tagger_selection.md").write_text(markdown)
+    out.print(markdown, highlight=False)
+
+
 @tagger_app.command("train")
 @handles_errors
 def tagger_train(

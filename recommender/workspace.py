@@ -123,8 +123,23 @@ class Workspace:
             self.catalogue, profiles, build_graph(self.catalogue, cutoff), self.encode_texts, self.rulebook
         )
 
+    @cached_property
+    def tagger_fingerprint(self) -> str:
+        """Identifies the priority tagger in use ('none' without one): ranker features use its scores, so a
+        ranker trained with another tagger is refused rather than fed scores it never saw."""
+        if self.tagger is None:
+            return "none"
+        from recommender.artifacts import sha256_file
+        from recommender.profiles.tagger_store import TAGGER_FILE
+
+        return sha256_file(self.paths.tagger_dir / TAGGER_FILE)[:16]
+
     def model_expectations(self) -> dict:
-        return {"encoder_fingerprint": self.encoder.fingerprint, "taxonomy_version": self.taxonomy.version}
+        return {
+            "encoder_fingerprint": self.encoder.fingerprint,
+            "taxonomy_version": self.taxonomy.version,
+            "tagger_fingerprint": self.tagger_fingerprint,
+        }
 
     @cached_property
     def recommender(self):

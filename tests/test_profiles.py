@@ -200,16 +200,16 @@ def test_tagger_learns_separable_labels_and_guards_input():
 def test_tagger_learns_vocabulary_beyond_curated_terms_and_names_it():
     """Labels carried only by a word no curated term list has: the TF-IDF part must learn it and show it."""
     rng = np.random.default_rng(1)
-    n = 240
+    n = 600
     y = rng.random(n) < 0.3
     filler = ["project", "system", "network", "method", "platform", "study", "data", "model"]
     texts = [
         " ".join(list(rng.choice(filler, size=8)) + (["hyperspectral"] if yi else [])) for yi in y
     ]
     X = rng.normal(size=(n, 3))  # dense signals carry nothing
-    tagger = PriorityTagger(random_state=0).fit(X[:180], y[:180, None], texts[:180])
-    assert (tagger.predict(X[180:], texts[180:])[:, 0] == y[180:]).mean() > 0.95
-    terms = tagger.learned_terms([texts[i] for i in np.flatnonzero(y[180:])[:1] + 180])
+    tagger = PriorityTagger(random_state=0).fit(X[:450], y[:450, None], texts[:450])
+    assert (tagger.predict(X[450:], texts[450:])[:, 0] == y[450:]).mean() > 0.95
+    terms = tagger.learned_terms([texts[i] for i in np.flatnonzero(y[450:])[:1] + 450])
     assert terms[0][0][0] == "hyperspectral"
 
 
@@ -299,6 +299,7 @@ def test_evaluate_tagging_on_a_time_split_reports_every_method():
         description_vectors=rng.normal(size=(2, 4)).astype(np.float32),
         labels=labels,
         texts=texts,
+        topics=np.array([f"topic-{i % 20}" for i in range(n)], dtype=object),
     )
 
     class Tax:
@@ -311,3 +312,10 @@ def test_evaluate_tagging_on_a_time_split_reports_every_method():
     assert report["methods"]["combined tagger"]["macro_f1"] > 0.9  # the words carry the labels
     assert report["tagger_minus_baseline"]["embedding similarity"]["ci95"][0] > 0  # noise vectors lose
     assert "95% interval" in render_markdown(report)
+
+    from training.priority_tagger import render_selection, select_regularisation
+
+    selection = select_regularisation(data, 2023, Cs=(0.25, 4.0), folds=3)
+    assert selection["chosen_C"] in (0.25, 4.0) and len(selection["folds"]["tagger C=4"]) == 3
+    assert selection["mean_macro_f1"]["tagger C=4"] > 0.9  # the words carry the labels in every fold
+    assert "grouped by call topic" in render_selection(selection)

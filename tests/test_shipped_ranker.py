@@ -86,6 +86,8 @@ def test_altered_or_mismatched_model_is_refused(ws, tmp_path):
     LearnedRanker.load(model, index, expect=ws.model_expectations())  # intact: loads
     with pytest.raises(ModelIntegrityError, match="encoder_fingerprint"):
         LearnedRanker.load(model, index, expect={"encoder_fingerprint": "another-model"})
+    with pytest.raises(ModelIntegrityError, match="tagger_fingerprint"):  # trained on another tagger's scores
+        LearnedRanker.load(model, index, expect={"tagger_fingerprint": "another-tagger"})
     heads = model / "heads.joblib"
     heads.write_bytes(heads.read_bytes()[:-1] + b"\0")
     with pytest.raises(ModelIntegrityError, match="altered"):

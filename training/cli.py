@@ -45,11 +45,14 @@ def mean_primary(results: dict, tasks: list[str] | None = None) -> float:
 
 def _manifest(ws: Workspace, cfg: TrainConfig, results: dict, meta: dict) -> dict:
     data_fp = ws.data_fingerprint()
-    version_seed = json.dumps([data_fp, ws.encoder.fingerprint, vars(cfg), list(FEATURES), LearnedRanker.HEADS],
-                              sort_keys=True)
+    version_seed = json.dumps(
+        [data_fp, ws.encoder.fingerprint, ws.tagger_fingerprint, vars(cfg), list(FEATURES), LearnedRanker.HEADS],
+        sort_keys=True,
+    )
     return {
         "model_version": f"ranker-{cfg.train_year}-{hashlib.sha256(version_seed.encode()).hexdigest()[:10]}",
         "encoder_fingerprint": ws.encoder.fingerprint,
+        "tagger_fingerprint": ws.tagger_fingerprint,
         "encoder_model": getattr(ws.encoder, "model_name", "?"),
         "taxonomy_version": ws.taxonomy.version,
         "rules_version": ws.rulebook.version,
