@@ -71,6 +71,7 @@ class Serving:
     search: OrganisationSearch
     pairings: dict = field(default_factory=dict)
     pairings_lock: threading.Lock = field(default_factory=threading.Lock)
+    tagger: object | None = None  # the priority tagger, for the learned-term evidence of profiles
 
     @property
     def model_version(self) -> str | None:
@@ -102,6 +103,7 @@ class ServiceState:
         priority_ids: frozenset[str] | None = None,
         ranker: LearnedRanker | None = None,
         manifest: dict | None = None,
+        tagger: object | None = None,
     ) -> None:
         self.describe = describe
         self.model = model
@@ -110,7 +112,9 @@ class ServiceState:
         self.refused_sha: str | None = None
         self.last_error: str | None = None
         recommender = Recommender(index, rebind(ranker, index)) if ranker is not None else None
-        self.serving = Serving(index, recommender, manifest or {}, None, _now(), OrganisationSearch(index))
+        self.serving = Serving(
+            index, recommender, manifest or {}, None, _now(), OrganisationSearch(index), tagger=tagger
+        )
 
     # -- model lifecycle ----------------------------------------------------------------------------
     def load_model(self) -> ReloadResult:
@@ -134,7 +138,8 @@ class ServiceState:
             self.refused_sha = None
             self.last_error = None
             self.serving = Serving(
-                current.index, Recommender(current.index, ranker), manifest, sha, _now(), current.search
+                current.index, Recommender(current.index, ranker), manifest, sha, _now(), current.search,
+                tagger=current.tagger,
             )
             version = manifest.get("model_version")
             log.info("model %s loaded from %s (previous: %s)", version, self.model.directory, previous)
@@ -173,7 +178,7 @@ class ServiceState:
             )
             self.serving = Serving(
                 index, recommender, current.manifest, current.manifest_sha, current.loaded_at,
-                OrganisationSearch(index),
+                OrganisationSearch(index), tagger=current.tagger,
             )
             return result
 
@@ -291,7 +296,9 @@ def build_state(settings, store) -> ServiceState:
     index = ws.ranking_index()
     index.encode_texts = QueryTextEncoder(ws)
     index.encode_texts(["warm-up query: drone swarm autonomy"])  # loads the encoder model now, not on a request
-    state = ServiceState(index, ws.encode_texts, ModelSource(settings.model_dir, ws.model_expectations()))
+    state = ServiceState(
+        index, ws.encode_texts, ModelSource(settings.model_dir, ws.model_expectations()), tagger=ws.tagger
+    )
     log.info(
         "index ready: %d organisations (%d added through the API) in %.1f s",
         len(index.ids), len(added), time.perf_counter() - start,

@@ -45,7 +45,7 @@ InstrumentParam = Annotated[
 
 
 def _profile(serving: Serving, org_id: str) -> dict:
-    return organisation_profile(serving.index.catalogue, serving.index.profiles, org_id)
+    return organisation_profile(serving.index.catalogue, serving.index.profiles, org_id, tagger=serving.tagger)
 
 
 @router.get(
