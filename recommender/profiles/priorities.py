@@ -14,10 +14,10 @@ Design chosen by cross-validation inside the training years only (projects signe
 the 2023 hold-out (training/priority_tagger.py). Random 5-fold CV first favoured TF-IDF strongly (macro-F1
 0.551 vs 0.493 for curated terms alone, 0.481 without TF-IDF), but it leaks: projects of one call topic share
 words and topic-code labels across folds, while a new year brings new topics (62 of 789 topics of 2023 were
-seen before). Folds grouped by call topic remove that leak and agreed with the hold-out: curated terms 0.521,
-TF-IDF with C=4 0.522, C=1 0.527, C=0.25 0.533 (mean over 4 of 5 folds; the run hit its time limit), so the
-shipped C is 0.25, the strongest regularisation tried. The raw 384-d embedding as extra features added
-nothing and is left out.
+seen before). Folds grouped by call topic remove that leak (`corridor tagger select`,
+reports/priority_tagger_selection.md): curated terms 0.520, TF-IDF with C=4 0.520, C=1 0.524, C=0.25 0.530,
+so the shipped C is 0.25, the strongest regularisation tried. The raw 384-d embedding as extra features
+added nothing and is left out.
 """
 
 from __future__ import annotations
