@@ -285,7 +285,7 @@ def tagger_select(
     test_year: Annotated[int, typer.Option(help="Held-out year: never read; CV uses the years before.")] = 2023,
     c: Annotated[list[float] | None, typer.Option("--c", help="Candidate C values (repeat the option).")] = None,
 ) -> None:
-    """Choose the tagger's regularisation by topic-grouped CV inside the training years (slow: ~15 min)."""
+    """Choose the tagger's regularisation by topic-grouped CV inside the training years (slow: ~20 min)."""
     from training.priority_tagger import render_selection, select_regularisation, tagging_data
 
     ws = _workspace()
