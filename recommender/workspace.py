@@ -42,6 +42,7 @@ class Workspace:
     paths: WorkspacePaths
     encoder_override: TextEncoder | None = None
     tagger_status: str = field(default="not loaded", init=False)
+    _tagger_sha: str = field(default="none", init=False, repr=False)
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -66,7 +67,7 @@ class Workspace:
     def tagger(self) -> PriorityTagger | None:
         """The shipped/trained tagger if it matches this encoder and taxonomy; else None (similarity only)."""
         try:
-            tagger = load_tagger(
+            tagger, self._tagger_sha = load_tagger(
                 self.paths.tagger_dir,
                 encoder_fingerprint=self.encoder.fingerprint,
                 taxonomy_version=self.taxonomy.version,
@@ -123,16 +124,12 @@ class Workspace:
             self.catalogue, profiles, build_graph(self.catalogue, cutoff), self.encode_texts, self.rulebook
         )
 
-    @cached_property
+    @property
     def tagger_fingerprint(self) -> str:
-        """Identifies the priority tagger in use ('none' without one): ranker features use its scores, so a
-        ranker trained with another tagger is refused rather than fed scores it never saw."""
-        if self.tagger is None:
-            return "none"
-        from recommender.artifacts import sha256_file
-        from recommender.profiles.tagger_store import TAGGER_FILE
-
-        return sha256_file(self.paths.tagger_dir / TAGGER_FILE)[:16]
+        """Identifies the priority tagger in use ('none' without one), from its verified manifest: ranker
+        features use its scores, so a ranker trained with another tagger is refused rather than fed scores
+        it never saw."""
+        return "none" if self.tagger is None else self._tagger_sha
 
     def model_expectations(self) -> dict:
         return {

@@ -38,9 +38,11 @@ def save_tagger(
 
 def load_tagger(
     directory: Path, *, encoder_fingerprint: str, taxonomy_version: str, priorities: list[str]
-) -> PriorityTagger:
-    """Load after verifying file hashes, the encoder and the taxonomy (raises ModelIntegrityError)."""
-    read_verified_manifest(
+) -> tuple[PriorityTagger, str]:
+    """Load after verifying file hashes, the encoder and the taxonomy (raises ModelIntegrityError).
+
+    Returns the tagger and its fingerprint: the first 16 hex digits of the verified sha256 of its file."""
+    manifest = read_verified_manifest(
         directory,
         expect={
             "encoder_fingerprint": encoder_fingerprint,
@@ -48,4 +50,4 @@ def load_tagger(
             "priorities": priorities,
         },
     )
-    return joblib.load(directory / TAGGER_FILE)
+    return joblib.load(directory / TAGGER_FILE), manifest["files"][TAGGER_FILE][:16]
