@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalogue import Catalogue
-from recommender.evaluation.metrics import PRIMARY_METRIC, paired_bootstrap, ranking_report, recall_per_query
+from recommender.evaluation.metrics import (
+    PRIMARY_K,
+    PRIMARY_METRIC,
+    paired_bootstrap,
+    ranking_report,
+    recall_per_query,
+)
 from recommender.evaluation.tasks import Task, build_tasks
 from recommender.graph import build_graph
 from recommender.profiles.profiles import Profiles
@@ -151,7 +157,7 @@ def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[
             start = time.perf_counter()
             frame = recommendations_frame(ranker, task)
             report = ranking_report(frame, task.truth)
-            per_query[name] = recall_per_query(frame, task.truth, 20)
+            per_query[name] = recall_per_query(frame, task.truth, PRIMARY_K)
             report["seconds"] = round(time.perf_counter() - start, 2)
             results[task.name]["rankers"][name] = report
             progress(f"{task.name} / {name}: {PRIMARY_METRIC} {report[PRIMARY_METRIC]:.3f}")
@@ -160,7 +166,7 @@ def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[
             best_baseline = max((s, n) for n, s in scores.items() if n != "learned")
             results[task.name]["learned_leads"] = scores["learned"] > best_baseline[0]
             results[task.name]["best_baseline"] = best_baseline[1]
-            # How sure: per-query paired bootstrap of learned minus the best baseline (Recall@20).
+            # How sure: per-query paired bootstrap of learned minus the best baseline (primary metric).
             results[task.name]["learned_minus_best_baseline"] = paired_bootstrap(
                 per_query["learned"], per_query[best_baseline[1]]
             )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-PRIMARY_METRIC = "recall@20"
+PRIMARY_K = 20
+PRIMARY_METRIC = f"recall@{PRIMARY_K}"
 
 
 def _hits(recommendations: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
