@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from api.state import ModelSource, ServiceState
+from recommender.atomic import replaced_directory
 from recommender.graph import build_graph
 from recommender.profiles.profiles import build_profiles
 from recommender.ranking.index import RankingIndex
@@ -91,29 +92,17 @@ def train_model(
 
 
 def copy_model(source: Path, target: Path, version: str | None = None) -> Path:
-    """A copy of a model directory; with ``version`` its manifest names another version (hashes stay valid)."""
-    if target.exists():
-        shutil.rmtree(target)
-    staging = target.with_name(f".{target.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
-    if version is not None:
-        manifest = json.loads((staging / "manifest.json").read_text())
-        manifest["model_version"] = version
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    staging.rename(target)
+    """A copy of a model directory; with ``version`` its manifest names another version (hashes stay valid).
+
+    Swapped in whole like write_model_dir does (recommender.atomic.replaced_directory), so ``source`` may
+    be ``target`` itself and a polling server never sees a half-written directory."""
+    with replaced_directory(target) as staging:
+        shutil.copytree(source, staging, dirs_exist_ok=True)
+        if version is not None:
+            manifest = json.loads((staging / "manifest.json").read_text())
+            manifest["model_version"] = version
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return target
-
-
-def replace_model(source: Path, target: Path, version: str) -> None:
-    """Promote like write_model_dir does: the new directory is renamed over the old one."""
-    new = copy_model(source, target.with_name(f"{target.name}.new"), version)
-    old = target.with_name(f"{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def synthetic_state(model_dir: Path | None, load: bool = True) -> ServiceState:

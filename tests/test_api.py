@@ -17,7 +17,7 @@ from api.app import create_app
 from api.state import ServiceState
 from api.storage import Store
 from recommender.settings import Settings
-from tests.api_support import copy_model, replace_model, synthetic_state, train_model
+from tests.api_support import copy_model, synthetic_state, train_model
 
 NEW_ORG = {
     "id": "kr-new-drones",
@@ -422,7 +422,7 @@ def test_model_info(api):
 
 
 def test_reload_swaps_in_a_new_model(api):
-    replace_model(api.model_dir, api.model_dir, "synthetic-2")
+    copy_model(api.model_dir, api.model_dir, "synthetic-2")
     out = api.post("/v1/admin/reload", key="write").json()
     assert out == {"reloaded": True, "model_version": "synthetic-2", "previous_version": "synthetic-1",
                    "message": "model synthetic-2 loaded"}
@@ -441,7 +441,7 @@ def test_a_corrupt_or_mismatched_model_is_refused_and_the_old_one_keeps_serving(
     assert api.get("/ready", key=None).json()["model_version"] == "synthetic-1"
     mismatched = train_model(tmp_path / "other", "synthetic-x", {"encoder_fingerprint": "another-encoder",
                                                                  "taxonomy_version": "test-1"})
-    replace_model(mismatched, api.model_dir, "synthetic-x")
+    copy_model(mismatched, api.model_dir, "synthetic-x")
     err = error(api.post("/v1/admin/reload", key="write"), 409, "model_refused")
     assert "encoder_fingerprint" in err["message"]
     assert api.get("/v1/model").json()["model_version"] == "synthetic-1"
@@ -457,12 +457,12 @@ def test_refused_model_without_any_model_is_503(make_api, tmp_path):
 def test_background_poll_picks_up_a_promoted_model_and_skips_a_corrupt_one(make_api, caplog):
     caplog.set_level(logging.ERROR, logger="corridor.api")
     api = make_api(model_poll_seconds=0.05)
-    replace_model(api.model_dir, api.model_dir, "synthetic-3")
+    copy_model(api.model_dir, api.model_dir, "synthetic-3")
     _wait(lambda: api.get("/ready", key=None).json()["model_version"] == "synthetic-3")
     copy_model(api.model_dir, api.model_dir.with_name("broken"), "synthetic-4")
     with open(api.model_dir.with_name("broken") / "params.json", "a") as fh:
         fh.write(" ")
-    replace_model(api.model_dir.with_name("broken"), api.model_dir, "synthetic-4")  # copied with the bad file
+    copy_model(api.model_dir.with_name("broken"), api.model_dir, "synthetic-4")  # copied with the bad file
     _wait(lambda: "model refused" in caplog.text)
     time.sleep(0.2)
     assert caplog.text.count("model refused") == 1  # logged once, not at every poll

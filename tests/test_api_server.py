@@ -18,7 +18,7 @@ import pytest
 
 from recommender.settings import Settings
 from recommender.workspace import Workspace
-from tests.api_support import replace_model, train_model, write_data_dir
+from tests.api_support import copy_model, train_model, write_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def test_real_server_end_to_end(deployment):
             assert http.post("/v1/match", content=b"x" * 70_000, headers={**read, "Content-Type":
                                                                           "application/json"}).status_code == 413
             # a newly promoted model is picked up without a restart
-            replace_model(settings.model_dir, settings.model_dir, "real-encoder-2")
+            copy_model(settings.model_dir, settings.model_dir, "real-encoder-2")
             deadline = time.monotonic() + 20
             while http.get("/ready").json()["model_version"] != "real-encoder-2":
                 assert time.monotonic() < deadline, "model not swapped in"
