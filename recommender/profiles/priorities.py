@@ -147,17 +147,17 @@ class PriorityTagger(BaseEstimator):
         tfidf = self.vectorizer_.transform(texts).tocsr()
         vocab = self.vectorizer_.get_feature_names_out()
         n_words = len(vocab)
+        # (P, words) learned weights; a priority without a model pushes nothing.
+        coef = np.stack([np.zeros(n_words) if m is None else m.coef_[0, :n_words] for m in self.models_])
+        push = tfidf.data[:, None] * coef[:, tfidf.indices].T  # (stored entries, P), one pass for all texts
         out = []
-        for i in range(tfidf.shape[0]):
-            row = tfidf.getrow(i)
+        for lo, hi in zip(tfidf.indptr[:-1], tfidf.indptr[1:], strict=True):
+            words = tfidf.indices[lo:hi]
             per = []
-            for model in self.models_:
-                if model is None or row.nnz == 0:
-                    per.append([])
-                    continue
-                push = row.data * model.coef_[0, :n_words][row.indices]
-                order = np.argsort(-push, kind="stable")[:top]
-                per.append([str(vocab[row.indices[o]]) for o in order if push[o] > 0])
+            for j in range(len(self.models_)):
+                row = push[lo:hi, j]
+                order = np.argsort(-row, kind="stable")[:top]
+                per.append([str(vocab[words[o]]) for o in order if row[o] > 0])
             out.append(per)
         return out
 
