@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.artifacts import MANIFEST, ModelIntegrityError, read_verified_manifest
+from recommender.profiles.priorities import PriorityTagger
 from recommender.ranking.incremental import description_texts, rebind, with_organisations
 from recommender.ranking.index import RankingIndex
 from recommender.ranking.pairings import OrganisationSearch
@@ -71,7 +72,7 @@ class Serving:
     search: OrganisationSearch
     pairings: dict = field(default_factory=dict)
     pairings_lock: threading.Lock = field(default_factory=threading.Lock)
-    tagger: object | None = None  # the priority tagger, for the learned-term evidence of profiles
+    tagger: PriorityTagger | None = None  # the priority tagger, for the learned-term evidence of profiles
 
     @property
     def model_version(self) -> str | None:
@@ -103,7 +104,7 @@ class ServiceState:
         priority_ids: frozenset[str] | None = None,
         ranker: LearnedRanker | None = None,
         manifest: dict | None = None,
-        tagger: object | None = None,
+        tagger: PriorityTagger | None = None,
     ) -> None:
         self.describe = describe
         self.model = model
