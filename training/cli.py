@@ -1,7 +1,7 @@
 """`corridor train` and `corridor evaluate`: thin drivers over training/ranker.py.
 
 Promotion rule: a newly trained model replaces the current one only if its primary metric (Recall@20,
-averaged over the three tasks) is not worse than the current model's on the same evaluation year, unless
+averaged over the evaluation tasks both reports have) is not worse than the current model's on the same evaluation year, unless
 --force. Otherwise it is kept beside it under candidates/ for inspection. Writes are atomic, so a failed
 retrain never replaces a working model.
 """

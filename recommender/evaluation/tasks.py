@@ -1,4 +1,4 @@
-"""The three temporal evaluation tasks, built from the catalogue for one evaluation year.
+"""The temporal evaluation tasks (three required, one supplementary), built from the catalogue for one evaluation year.
 
 Every task ranks with what was known before ``year`` (the index is built with cutoff ``year - 1``) and
 is judged on collaborations that first happened in ``year``:
