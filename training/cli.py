@@ -1,9 +1,9 @@
 """`corridor train` and `corridor evaluate`: thin drivers over training/ranker.py.
 
 Promotion rule: a newly trained model replaces the current one only if its primary metric (Recall@20,
-averaged over the evaluation tasks both reports have) is not worse than the current model's on the same evaluation year, unless
---force. Otherwise it is kept beside it under candidates/ for inspection. Writes are atomic, so a failed
-retrain never replaces a working model.
+averaged over the evaluation tasks both reports have) is not worse than the current model's on the same
+evaluation year, unless --force. Otherwise it is kept beside it under candidates/ for inspection. Writes
+are atomic, so a failed retrain never replaces a working model.
 """
 
 from __future__ import annotations
