@@ -1,4 +1,5 @@
-"""FastAPI dependencies as ``Annotated`` aliases: the service state, the store and API-key scopes."""
+"""FastAPI dependencies as ``Annotated`` aliases: the service state, the store and API-key scopes; and the
+one place request values are resolved against the served taxonomy (:func:`priority_id`)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ def get_state(request: Request) -> ServiceState:
 def get_serving(request: Request) -> Serving:
     """The snapshot this request reads (taken once: a concurrent swap does not affect it)."""
     return get_state(request).serving
+
+
+def priority_id(serving: Serving, name: str | None) -> str | None:
+    """The id of a requested priority: its id, label or a synonym in any case ('Drones', 'UAV', 'sensors-ew'),
+    resolved with the taxonomy of the snapshot the request reads; None stays None. An unknown name raises
+    UnknownPriorityError: 422 ``unknown_priority``, the message naming the closest priorities."""
+    return None if name is None else serving.index.profiles.taxonomy.resolve(name)
 
 
 def get_store(request: Request) -> Store:

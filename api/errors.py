@@ -72,7 +72,7 @@ def _core_error(exc: CorridorError) -> tuple[int, str, Any]:
     if isinstance(exc, UnknownInstrumentError):
         return 404, "unknown_instrument", {"instrument": exc.instrument, "known": exc.known}
     if isinstance(exc, UnknownPriorityError):
-        return 422, "unknown_priority", {"priority": exc.priority, "known": exc.known}
+        return 422, "unknown_priority", {"priority": exc.priority, "known": exc.known, "suggestions": exc.suggestions}
     if isinstance(exc, InvalidQueryError):
         return 422, "invalid_query", None
     if isinstance(exc, ConsortiumFormatError):

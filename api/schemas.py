@@ -8,6 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Region = Literal["EU", "KR", "ANY"]
+Kind = Literal["company", "research", "university", "public", "any"]
+KIND_DESCRIPTION = (
+    "Kind of partner. Default (absent): every kind except bodies that fund or administer research (agencies, "
+    "ministries, research councils); 'public' and 'any' include them."
+)
+INCLUDE_KNOWN_DESCRIPTION = "Also rank organisations the query has already worked with (flagged, with joint projects)."
 ActivityType = Literal["PRC", "REC", "HES", "PUB", "OTH"]
 SizeClass = Literal["large", "mid-cap", "sme"]
 OrgRegion = Literal["EU27", "EEA-EFTA", "UA", "KR", "OTHER", "EUROPE"]
@@ -59,9 +65,10 @@ _RECOMMENDATION = {
 }
 EXAMPLE_RECOMMENDATIONS = {
     "query": {"org_id": "kr-hanwha-aerospace", "text_sha256": None, "region": "EU", "instrument": "edf-research",
-              "priority": "unmanned", "k": 10, "keep_ineligible": False},
+              "priority": "unmanned", "k": 10, "keep_ineligible": False, "include_known": False, "kind": None},
     "model_version": "ranker-2022-3f2a9c1b0d",
     "results": [_RECOMMENDATION],
+    "left_out": {"known_partners": 0, "funding_bodies": 41, "without_priority_evidence": 30212},
 }
 EXAMPLE_PAIRINGS = {
     "priority": "unmanned", "instrument": None, "k": 20, "model_version": "ranker-2022-3f2a9c1b0d", "cached": False,
@@ -253,6 +260,12 @@ class Eligibility(BaseModel):
     citations: list[str]
 
 
+class JointProject(BaseModel):
+    id: str
+    title: str
+    year: int
+
+
 class Recommendation(BaseModel):
     rank: int = Field(examples=[1])
     org_id: str = Field(examples=["999993953"])
@@ -266,6 +279,11 @@ class Recommendation(BaseModel):
     shared_partners: list[SharedPartner]
     prior_joint_projects: int
     eligibility: Eligibility | None = None
+    known_partner: bool = Field(False, description="Worked with the query before (ranked only with include_known).")
+    joint_projects: list[JointProject] = Field(
+        default_factory=list, description="The past joint projects, newest first."
+    )
+    kind: str = Field("", description="company, research, university, public or funding", examples=["company"])
 
 
 class QueryEcho(BaseModel):
@@ -276,6 +294,8 @@ class QueryEcho(BaseModel):
     priority: str | None = None
     k: int
     keep_ineligible: bool
+    include_known: bool = False
+    kind: Kind | None = None
 
 
 class RecommendationList(BaseModel):
@@ -284,6 +304,11 @@ class RecommendationList(BaseModel):
     query: QueryEcho
     model_version: str | None
     results: list[Recommendation]
+    left_out: dict[str, int] = Field(
+        default_factory=dict,
+        description="Organisations the default filters left out: known_partners, funding_bodies, "
+        "without_priority_evidence (with a priority).",
+    )
 
 
 class MatchRequest(BaseModel):
@@ -306,8 +331,12 @@ class MatchRequest(BaseModel):
     k: int = Field(10, ge=1, le=100)
     region: Region = Field("ANY", description="Side the partners come from.")
     instrument: str | None = Field(None, max_length=64, description="Drop partners ineligible under it.")
-    priority: str | None = Field(None, max_length=64, description="Technology priority id.")
+    priority: str | None = Field(
+        None, max_length=64, description="Technology priority: id, label or synonym ('drones', 'UAV'), any case."
+    )
     keep_ineligible: bool = False
+    include_known: bool = Field(False, description=INCLUDE_KNOWN_DESCRIPTION)
+    kind: Kind | None = Field(None, description=KIND_DESCRIPTION)
 
     @model_validator(mode="after")
     def _text_not_blank(self) -> MatchRequest:
@@ -338,6 +367,8 @@ class PairingList(BaseModel):
     k: int
     model_version: str | None
     cached: bool = Field(description="Served from the per-(priority, instrument) cache.")
+    include_known: bool = False
+    kind: Kind | None = None
     pairings: list[Pairing]
 
 
@@ -448,7 +479,9 @@ class ConsortiumRequest(BaseModel):
 
     lead: str = Field(min_length=1, max_length=80, description="Lead organisation id.")
     instrument: str = Field(min_length=1, max_length=64)
-    priority: str | None = Field(None, max_length=64)
+    priority: str | None = Field(
+        None, max_length=64, description="Technology priority: id, label or synonym ('drones', 'UAV'), any case."
+    )
     size: int = Field(4, ge=2, le=8, description="Members including the lead.")
     region: Region = Field("ANY", description="Side the other members come from.")
     pool: int = Field(40, ge=5, le=100, description="Candidates considered: the lead's top ranked partners.")

@@ -31,12 +31,14 @@ from recommender.catalogue import (
 from recommender.catalogue.build import SOURCE_FILES
 from recommender.errors import CorridorError
 from recommender.profiles.tagger_store import save_tagger
+from recommender.profiles.taxonomy import load_taxonomy
 from recommender.profiles.views import organisation_profile, priority_rows, read_text_rows
 from recommender.settings import Settings, get_settings
 from recommender.workspace import Workspace
 
 EXIT_REJECTED_ROWS = 1
 EXIT_ERROR = 2
+PRIORITY_HELP = "Technology priority: id, label or synonym (unmanned, drones, UAV ...; data/taxonomy/priorities.yaml)."
 
 app = typer.Typer(
     help="Corridor: European-Korean defence and dual-use partnership recommender.",
@@ -80,6 +82,15 @@ def _priority_ids(settings: Settings) -> frozenset[str] | None:
 
     data = yaml.safe_load(settings.taxonomy_file.read_text(encoding="utf-8"))
     return frozenset(p["id"] for p in data.get("priorities", []))
+
+
+def _priority_option(name: str | None) -> str | None:
+    """The id of a ``--priority`` name (id, label or synonym: 'Drones', 'UAV', 'sensors-ew'), checked against
+    the taxonomy file alone, before any heavy loading; an unknown name raises UnknownPriorityError naming
+    the closest ones (exit code 2)."""
+    if name is None:
+        return None
+    return load_taxonomy(get_settings().taxonomy_file).resolve(name)
 
 
 def _sha256(path: Path) -> str:
@@ -391,14 +402,19 @@ def _print_verdict(verdict: dict) -> None:
 @handles_errors
 def train(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Model folder to promote into.")] = None,
-    train_year: Annotated[int, typer.Option(help="Year whose new pairs are the training labels.")] = 2022,
+    train_year: Annotated[
+        int, typer.Option(help="Newest label year of the shipped model (it trains on every year from 2022).")
+    ] = 2023,
     eval_year: Annotated[int, typer.Option(help="Held-out year for evaluation.")] = 2023,
-    force: Annotated[bool, typer.Option(help="Promote even if the current model scores better.")] = False,
+    force: Annotated[bool, typer.Option(help="Promote even if the gate fails.")] = False,
+    cv: Annotated[
+        int, typer.Option(help="Also cross-validate the shipped design inside the newest year (folds by project).")
+    ] = 0,
 ) -> None:
     """Train the learned ranker on a temporal split, evaluate it with the baselines, promote if not worse."""
     from training.cli import run_training
 
-    run_training(_workspace(), out_dir, train_year, eval_year, force, out)
+    run_training(_workspace(), out_dir, train_year, eval_year, force, out, cv)
 
 
 @app.command("evaluate")
@@ -412,7 +428,26 @@ def evaluate_cmd(
     run_evaluation(_workspace(), model_dir, out)
 
 
-def _query_options(org, text, region, instrument, priority, keep_ineligible):
+KIND_HELP = (
+    "Kind of partner: company, research, university, public or any. Default: every kind except bodies that "
+    "fund or administer research (agencies, ministries, research councils), which 'public' and 'any' include."
+)
+INCLUDE_KNOWN_HELP = "Also rank organisations the query has already worked with (flagged, with the joint projects)."
+
+
+def _kind_option(kind: str | None) -> str | None:
+    """A ``--kind`` value, checked before any heavy loading (unknown kinds exit 2 naming the known ones)."""
+    from recommender.catalogue.kinds import KIND_FILTERS, UnknownKindFilterError
+
+    if kind is None:
+        return None
+    kind = kind.strip().lower()
+    if kind not in KIND_FILTERS:
+        raise UnknownKindFilterError(f"unknown kind {kind!r}; known kinds: {', '.join(KIND_FILTERS)}")
+    return kind
+
+
+def _query_options(org, text, region, instrument, priority, keep_ineligible, include_known=False, kind=None):
     from recommender.ranking.index import Query
 
     return Query(
@@ -422,12 +457,23 @@ def _query_options(org, text, region, instrument, priority, keep_ineligible):
         instrument=instrument,
         priority=priority,
         keep_ineligible=keep_ineligible,
+        include_known=include_known,
+        kind=kind,
     )
 
 
-def _print_recommendations(recs, json_out: bool, title: str) -> None:
+LEFT_OUT_LABELS = {
+    "known_partners": "known partners (use --include-known to rank them, flagged)",
+    "funding_bodies": "funding or programme bodies (use --kind public or --kind any to see them)",
+    "without_priority_evidence": "organisations with no evidence of the priority in their own projects or description",
+}
+
+
+def _print_recommendations(recs, json_out: bool, title: str, left_out: dict[str, int] | None = None) -> None:
+    left_out = left_out or {}
     if json_out:
-        sys.stdout.write(json.dumps([r.to_dict() for r in recs], indent=2, default=str) + "\n")
+        payload = {"results": [r.to_dict() for r in recs], "left_out": left_out}
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
         return
     table = Table(title=title, show_lines=True)
     for col in ("#", "organisation", "country", "score", "eligibility", "why"):
@@ -438,8 +484,9 @@ def _print_recommendations(recs, json_out: bool, title: str) -> None:
             why.append("projects: " + "; ".join(p["title"][:45] for p in r.relevant_projects[:2]))
         if r.shared_partners:
             why.append("shared partners: " + ", ".join(p["name"][:30] for p in r.shared_partners[:3]))
-        if r.prior_joint_projects:
-            why.append(f"worked together before in {r.prior_joint_projects} project(s)")
+        if r.known_partner:
+            joint = "; ".join(f"{p['title'][:40]} ({p['year']})" for p in r.joint_projects[:2])
+            why.append(f"KNOWN PARTNER: {r.prior_joint_projects} joint project(s): {joint}")
         elig = ""
         if r.eligibility:
             elig = r.eligibility.verdict
@@ -447,40 +494,51 @@ def _print_recommendations(recs, json_out: bool, title: str) -> None:
                 elig += ": " + r.eligibility.reasons[0][:80]
         table.add_row(str(r.rank), f"{r.name} ({r.org_id})", r.country, f"{r.score:.3f}", elig, "\n".join(why))
     out.print(table)
+    for key, n in left_out.items():
+        if n:
+            out.print(f"left out: {n:,} {LEFT_OUT_LABELS.get(key, key)}")
 
 
 @app.command("recommend")
 @handles_errors
 def recommend(
     org: Annotated[str, typer.Option("--org", help="Organisation id (PIC or curated id).")],
-    priority: Annotated[str | None, typer.Option(help="Technology priority id.")] = None,
+    priority: Annotated[str | None, typer.Option(help=PRIORITY_HELP)] = None,
     instrument: Annotated[str | None, typer.Option(help="Instrument id: ineligible partners are left out.")] = None,
     region: Annotated[str, typer.Option(help="Side the partners come from: EU, KR or ANY.")] = "ANY",
     k: Annotated[int, typer.Option(help="How many partners.")] = 10,
     keep_ineligible: Annotated[bool, typer.Option(help="Keep ineligible partners, flagged.")] = False,
+    include_known: Annotated[bool, typer.Option("--include-known", help=INCLUDE_KNOWN_HELP)] = False,
+    kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Ranked partners for an organisation, with explanations and eligibility."""
-    ws = _workspace()
-    recs = ws.recommender.recommend(_query_options(org, None, region, instrument, priority, keep_ineligible), k)
-    _print_recommendations(recs, json_out, f"Partners for {org}")
+    priority, kind = _priority_option(priority), _kind_option(kind)
+    query = _query_options(org, None, region, instrument, priority, keep_ineligible, include_known, kind)
+    recommender = _workspace().recommender
+    recs = recommender.recommend(query, k)
+    _print_recommendations(recs, json_out, f"Partners for {org}", recommender.left_out(query))
 
 
 @app.command("match")
 @handles_errors
 def match(
     text: Annotated[str, typer.Option("--text", help="Project or call description.")],
-    priority: Annotated[str | None, typer.Option(help="Technology priority id.")] = None,
+    priority: Annotated[str | None, typer.Option(help=PRIORITY_HELP)] = None,
     instrument: Annotated[str | None, typer.Option(help="Instrument id: ineligible partners are left out.")] = None,
     region: Annotated[str, typer.Option(help="Side the partners come from: EU, KR or ANY.")] = "ANY",
     k: Annotated[int, typer.Option(help="How many partners.")] = 10,
     keep_ineligible: Annotated[bool, typer.Option(help="Keep ineligible partners, flagged.")] = False,
+    include_known: Annotated[bool, typer.Option("--include-known", help=INCLUDE_KNOWN_HELP)] = False,
+    kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Ranked partners for a free-text project or call description."""
-    ws = _workspace()
-    recs = ws.recommender.recommend(_query_options(None, text, region, instrument, priority, keep_ineligible), k)
-    _print_recommendations(recs, json_out, "Partners for the text")
+    priority, kind = _priority_option(priority), _kind_option(kind)
+    query = _query_options(None, text, region, instrument, priority, keep_ineligible, include_known, kind)
+    recommender = _workspace().recommender
+    recs = recommender.recommend(query, k)
+    _print_recommendations(recs, json_out, "Partners for the text", recommender.left_out(query))
 
 
 @app.command("rank")

@@ -28,6 +28,7 @@ class CollaborationGraph:
     aa_weight: np.ndarray  # (n_orgs,) 1 / log(degree) for Adamic-Adar (0 where degree < 2)
     country_codes: np.ndarray  # (n_orgs,) index of each organisation's country in country_links
     country_links: np.ndarray  # (n_countries, n_countries) log(1 + collaborating organisation pairs)
+    project_ids: np.ndarray | None = None  # (n_projects,) the project of each incidence column
 
     def neighbours(self, row: int) -> np.ndarray:
         a = self.adjacency
@@ -125,4 +126,5 @@ def build_graph(catalogue: Catalogue, cutoff_year: int | None = None) -> Collabo
         aa_weight=aa_weight,
         country_codes=codes,
         country_links=country_links,
+        project_ids=np.asarray(proj_uniques, dtype=object),
     )

@@ -121,8 +121,19 @@ class Workspace:
 
         profiles = self.profiles if cutoff is None else self.build_profiles(until_year=cutoff)
         return RankingIndex(
-            self.catalogue, profiles, build_graph(self.catalogue, cutoff), self.encode_texts, self.rulebook
+            self.catalogue,
+            profiles,
+            build_graph(self.catalogue, cutoff),
+            self.encode_texts,
+            self.rulebook,
+            priority_thresholds=self.priority_thresholds,
         )
+
+    @property
+    def priority_thresholds(self) -> np.ndarray | None:
+        """The tagger's per-priority decision thresholds (None without a tagger)."""
+        tagger = self.tagger
+        return None if tagger is None else np.asarray(tagger.thresholds_, dtype=np.float64)
 
     @property
     def tagger_fingerprint(self) -> str:

@@ -74,10 +74,9 @@ def train_model(
     from training.ranker import TrainConfig, training_set
 
     train_index = train_index or make_index(cutoff=2021)
-    ranker = LearnedRanker(train_index, max_iter=40)
-    data = training_set(
-        train_index, train_index.catalogue, 2022, TrainConfig(train_year=2022, negatives_per_query=20), ranker
-    )
+    ranker = LearnedRanker(train_index, n_estimators=40, min_child_samples=5)
+    cfg = TrainConfig(label_years=(2022,), negatives_per_query=20)
+    data, _ = training_set({2022: train_index}, train_index.catalogue, cfg, ranker)
     ranker.fit(data)
     manifest = {
         "model_version": version,
@@ -119,10 +118,11 @@ version: "test-1"
 valid_as_of: "2026-01-01"
 priorities:
   - {id: unmanned, label: Unmanned systems, description: "drone swarm unmanned autonomy",
-     terms: [drone, drones, swarm, unmanned]}
+     terms: [drone, drones, swarm, unmanned], synonyms: [drones, drone, uav]}
   - {id: semiconductors, label: Semiconductors, description: "semiconductor chip microelectronics",
-     terms: [semiconductor, chips, microelectronics]}
-  - {id: sensors_ew, label: Sensors, description: "radar sonar sensing", terms: [radar, sonar]}
+     terms: [semiconductor, chips, microelectronics], synonyms: [chips, semiconductor]}
+  - {id: sensors_ew, label: Sensors, description: "radar sonar sensing", terms: [radar, sonar],
+     synonyms: [ew, radar]}
 """
 
 

@@ -271,9 +271,11 @@ def test_put_creates_then_replaces(api):
 # ---- partners, match, pairings --------------------------------------------------------------------------------
 def test_partners_with_explanations_and_eligibility(api):
     out = api.get("/v1/organisations/radar-kr-8/partners",
-                  params={"k": 5, "region": "EU", "instrument": "edf-research", "priority": "sensors_ew"}).json()
+                  params={"k": 5, "region": "EU", "instrument": "edf-research", "priority": "sensors_ew",
+                          "include_known": True}).json()
     results = out["results"]
     assert out["model_version"] == "synthetic-1" and len(results) == 5
+    assert all(r["known_partner"] == bool(r["joint_projects"]) for r in results)
     assert [r["rank"] for r in results] == [1, 2, 3, 4, 5]
     assert all(r["org_id"].startswith("radar-eu") for r in results)
     assert all(r["eligibility"]["verdict"] in ("ELIGIBLE", "CONDITIONAL") for r in results)
@@ -373,6 +375,37 @@ def test_consortium_proposal(api):
           "unknown_priority")
 
 
+def test_priority_names_and_synonyms_are_resolved_to_the_id(api):
+    partners = "/v1/organisations/drones-eu-0/partners"
+    out = api.get(partners, params={"priority": "Drones", "k": 5}).json()
+    assert out["query"]["priority"] == "unmanned"
+    assert out["results"] == api.get(partners, params={"priority": "unmanned", "k": 5}).json()["results"]
+    match = api.post("/v1/match", {"text": "radar", "priority": "EW", "k": 3}).json()
+    assert match["query"]["priority"] == "sensors_ew" and match["results"]
+    first = api.get("/v1/pairings", params={"priority": "UAV", "k": 5}).json()
+    assert first["priority"] == "unmanned" and not first["cached"]
+    assert api.get("/v1/pairings", params={"priority": "unmanned", "k": 5}).json()["cached"]  # one entry per id
+    by_synonym = api.get("/v1/organisations", params={"priority": "CHIPS", "limit": 10}).json()
+    assert by_synonym == api.get("/v1/organisations", params={"priority": "semiconductors", "limit": 10}).json()
+    proposal = api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edf-research", "priority": "drone",
+                                          "size": 3}).json()
+    assert proposal["priority"] == "unmanned"
+
+
+def test_unknown_priority_is_422_naming_the_closest(api):
+    for response in (
+        api.get("/v1/organisations/drones-eu-0/partners", params={"priority": "dornes"}),
+        api.get("/v1/organisations", params={"priority": "dornes"}),
+        api.post("/v1/match", {"text": "radar", "priority": "dornes"}),
+        api.get("/v1/pairings", params={"priority": "dornes"}),
+        api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edf-research", "priority": "dornes"}),
+    ):
+        err = error(response, 422, "unknown_priority")
+        assert err["message"].startswith("unknown priority 'dornes'; did you mean unmanned (drones)?"), err
+        assert err["details"]["priority"] == "dornes" and err["details"]["suggestions"][0] == "unmanned (drones)"
+        assert err["details"]["known"] == ["unmanned", "semiconductors", "sensors_ew"]
+
+
 def test_instruments_and_rules(api):
     listing = api.get("/v1/instruments").json()
     ids = [i["id"] for i in listing["instruments"]]
@@ -432,7 +465,7 @@ def test_reload_swaps_in_a_new_model(api):
 
 def test_a_corrupt_or_mismatched_model_is_refused_and_the_old_one_keeps_serving(api, caplog, tmp_path):
     caplog.set_level(logging.ERROR, logger="corridor.api")
-    with open(api.model_dir / "heads.joblib", "ab") as fh:
+    with open(api.model_dir / "head-org.txt", "ab") as fh:
         fh.write(b"tampered")
     err = error(api.post("/v1/admin/reload", key="write"), 409, "model_refused")
     assert "altered" in err["message"] and err["details"] == {"serving_version": "synthetic-1"}
@@ -528,3 +561,29 @@ def test_cors_is_off_unless_configured(make_api):
     preflight = api.client.options("/v1/match", headers={**origin, "Access-Control-Request-Method": "POST",
                                                          "Access-Control-Request-Headers": "X-API-Key"})
     assert preflight.status_code == 200
+
+
+def test_known_partners_and_funding_bodies_are_left_out_on_every_route(api):
+    index = api.state.serving.index
+    org = "drones-eu-0"
+    known = set(index.ids[index.graph.neighbours(index.row(org))])
+    out = api.get(f"/v1/organisations/{org}/partners", params={"k": 30}).json()
+    assert out["results"] and not {r["org_id"] for r in out["results"]} & known
+    assert out["left_out"]["known_partners"] > 0 and "funding_bodies" in out["left_out"]
+    kept = api.get(f"/v1/organisations/{org}/partners", params={"k": 30, "include_known": True}).json()
+    flagged = [r for r in kept["results"] if r["known_partner"]]
+    assert flagged and all(r["org_id"] in known and r["joint_projects"] for r in flagged)
+    assert kept["query"]["include_known"] is True
+    companies = api.get(f"/v1/organisations/{org}/partners", params={"k": 30, "kind": "company"}).json()
+    assert companies["results"] and all(r["kind"] == "company" for r in companies["results"])
+    error(api.get(f"/v1/organisations/{org}/partners", params={"kind": "agency"}), 422, "validation_error")
+    pairs = api.get("/v1/pairings", params={"priority": "unmanned", "k": 50}).json()["pairings"]
+    for p in pairs:
+        kr, eu = index.row(p["korean"]["id"]), index.row(p["european"]["id"])
+        assert index.graph.adjacency[kr, eu] == 0
+    with_known = api.get("/v1/pairings", params={"priority": "unmanned", "k": 50, "include_known": True}).json()
+    assert not with_known["cached"] and with_known["include_known"] is True
+    match = api.post("/v1/match", {"text": "drone swarm autonomy", "k": 5, "kind": "research"}).json()
+    assert match["results"] and all(r["kind"] == "research" for r in match["results"])
+    default_match = api.post("/v1/match", {"text": "drone swarm autonomy", "k": 5}).json()
+    assert "funding_bodies" in default_match["left_out"] and "known_partners" not in default_match["left_out"]

@@ -20,21 +20,28 @@ from tests.fakes import KeywordEncoder
 
 
 def tiny_taxonomy() -> Taxonomy:
-    def p(pid, desc, terms, esv=()):
-        return Priority(pid, pid, True, desc, tuple(terms), tuple(esv), (), ())
+    def p(pid, desc, terms, esv=(), synonyms=()):
+        return Priority(pid, pid, True, desc, tuple(terms), tuple(esv), (), (), tuple(synonyms))
 
     return Taxonomy(
         "test-1",
         "2026-01-01",
         (
-            p("unmanned", "drone swarm unmanned", ["drone", "drones", "swarm", "unmanned"], ["/drones"]),
+            p(
+                "unmanned",
+                "drone swarm unmanned",
+                ["drone", "drones", "swarm", "unmanned"],
+                ["/drones"],
+                ["drones", "drone", "uav"],
+            ),
             p(
                 "semiconductors",
                 "chip semiconductor",
                 ["semiconductor", "chips", "microelectronics"],
                 ["/semiconductors"],
+                ["chips", "semiconductor"],
             ),
-            p("sensors_ew", "radar sonar", ["radar", "sonar"]),
+            p("sensors_ew", "radar sonar", ["radar", "sonar"], synonyms=["ew", "radar"]),
         ),
     )
 

@@ -6,7 +6,7 @@ import pytest
 from recommender.errors import UnknownOrganisationError
 from recommender.graph import build_graph
 from recommender.profiles.profiles import build_profiles
-from recommender.ranking.features import FEATURES, pair_features
+from recommender.ranking.features import FEATURES, pair_features, query_context
 from recommender.ranking.index import InvalidQueryError, Query, RankingIndex
 from recommender.ranking.rankers import (
     AdamicAdarRanker,
@@ -43,14 +43,12 @@ def world():
 @pytest.fixture(scope="module")
 def trained(world):
     train_index = make_index(world, cutoff=2021)
-    ranker = LearnedRanker(train_index, max_iter=60)
-    cfg = TrainConfig(train_year=2022, negatives_per_query=20)
-    data = training_set(train_index, world, 2022, cfg, ranker)
+    ranker = LearnedRanker(train_index, n_estimators=60, min_child_samples=5)
+    cfg = TrainConfig(label_years=(2022,), negatives_per_query=20)
+    data, _ = training_set({2022: train_index}, world, cfg, ranker)
     ranker.fit(data)
     serving = make_index(world)
-    loaded = LearnedRanker(serving, max_iter=60)
-    loaded.heads_, loaded.baseline_, loaded.fitted_ = ranker.heads_, ranker.baseline_, True
-    return loaded, data
+    return ranker.bound_to(serving), data
 
 
 def test_top_k_is_deterministic_on_ties():
@@ -125,7 +123,7 @@ def test_results_respect_side_and_exclusions(ranker):
 
 def test_learned_ranker_finds_the_community(trained):
     ranker = trained[0]
-    ids, scores = ranker.rank(Query(org_id="radar-kr-8", region="EU"), k=5)
+    ids, scores = ranker.rank(Query(org_id="radar-kr-8", region="EU", include_known=True), k=5)
     assert all(i.startswith("radar-") for i in ids)
     assert np.all(np.diff(scores) <= 0)
 
@@ -144,8 +142,8 @@ def test_free_text_query(trained):
 def test_retraining_gives_same_rankings(world, trained):
     _, data = trained
     index = trained[0].index
-    a = LearnedRanker(index, max_iter=60).fit(data)
-    b = LearnedRanker(index, max_iter=60).fit(data)
+    a = LearnedRanker(index, n_estimators=60, min_child_samples=5).fit(data)
+    b = LearnedRanker(index, n_estimators=60, min_child_samples=5).fit(data)
     for q in QUERIES:
         assert a.rank(q, 10)[0].tolist() == b.rank(q, 10)[0].tolist()
 
@@ -183,8 +181,8 @@ def test_organisation_queries_share_one_head_and_know_their_side(trained):
     assert [LearnedRanker.head_for(rq) for rq in (kr, eu, text)] == ["org", "org", "text"]
     col = FEATURES.index("query_outside_europe")
     rows = np.arange(3)
-    assert pair_features(index, kr, rows)[:, col].tolist() == [1, 1, 1]
-    assert pair_features(index, eu, rows)[:, col].tolist() == [0, 0, 0]
+    assert pair_features(index, query_context(index, kr), rows)[:, col].tolist() == [1, 1, 1]
+    assert pair_features(index, query_context(index, eu), rows)[:, col].tolist() == [0, 0, 0]
 
 
 def test_evaluation_tasks_ask_only_for_new_partners_of_the_right_sides(world):

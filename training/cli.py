@@ -1,9 +1,11 @@
 """`corridor train` and `corridor evaluate`: thin drivers over training/ranker.py.
 
-Promotion rule: a newly trained model replaces the current one only if its primary metric (Recall@20,
-averaged over the evaluation tasks both reports have) is not worse than the current model's on the same
-evaluation year, unless --force. Otherwise it is kept beside it under candidates/ for inspection. Writes
-are atomic, so a failed retrain never replaces a working model.
+`corridor train` fits the design twice: once on the label years before the evaluation year (the honest,
+out-of-time evaluation written into the report) and once on every labelled year including the latest (the
+model that is shipped and served). Promotion gate: the new model replaces the current one only if, in its
+evaluation, the learned ranker leads the best of all baselines on the primary metric (Recall@20) of every
+required task, unless --force. Otherwise it is kept under candidates/ for inspection. Writes are atomic,
+so a failed retrain never replaces a working model.
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from recommender.artifacts import ModelIntegrityError, read_verified_manifest
+from recommender.artifacts import read_verified_manifest
 from recommender.evaluation.metrics import PRIMARY_METRIC
 from recommender.ranking.features import FEATURES
-from recommender.ranking.rankers import BASELINES, LearnedRanker
+from recommender.ranking.rankers import BASELINES, EVALUATED_PREFIX, LearnedRanker
 from recommender.workspace import Workspace
-from training.ranker import TrainConfig, evaluate, render_report, train_and_evaluate
+from training.ranker import (
+    TrainConfig,
+    evaluate,
+    fit_ranker,
+    gate,
+    newest_year_cv,
+    render_report,
+    train_and_evaluate,
+)
 
 REPORT_MD = "evaluation.md"
 REPORT_JSON = "evaluation.json"
@@ -43,6 +53,11 @@ def mean_primary(results: dict, tasks: list[str] | None = None) -> float:
     return float(np.mean([results[t]["rankers"]["learned"][PRIMARY_METRIC] for t in names]))
 
 
+def _thresholds(ws: Workspace):
+    tagger = ws.tagger
+    return None if tagger is None else np.asarray(tagger.thresholds_, dtype=np.float64)
+
+
 def _manifest(ws: Workspace, cfg: TrainConfig, results: dict, meta: dict) -> dict:
     data_fp = ws.data_fingerprint()
     version_seed = json.dumps(
@@ -58,45 +73,62 @@ def _manifest(ws: Workspace, cfg: TrainConfig, results: dict, meta: dict) -> dic
         "rules_version": ws.rulebook.version,
         "data_fingerprint": data_fp,
         "train_year": cfg.train_year,
+        "label_years": list(cfg.label_years),
+        "evaluation_label_years": [y for y in cfg.label_years if y < cfg.eval_year],
         "eval_year": cfg.eval_year,
         "primary_metric": PRIMARY_METRIC,
         "metrics": results,
         "training": meta,
-        "train_config": vars(cfg),
+        "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items()},
     }
 
 
 def run_training(
-    ws: Workspace, out_dir: Path | None, train_year: int, eval_year: int, force: bool, console: Console
+    ws: Workspace,
+    out_dir: Path | None,
+    train_year: int,
+    eval_year: int,
+    force: bool,
+    console: Console,
+    cv_folds: int = 0,
 ) -> dict:
-    cfg = TrainConfig(train_year=train_year, eval_year=eval_year)
+    """Evaluate the design trained up to ``eval_year - 1``, fit the shipped model on every year up to
+    ``train_year``, and promote it through the gate."""
+    first = 2022  # EDF history starts in 2022: every labelled year from there counts
+    shipped_cfg = TrainConfig(label_years=tuple(range(first, train_year + 1)), eval_year=eval_year)
+    eval_cfg = TrainConfig(label_years=tuple(y for y in shipped_cfg.label_years if y < eval_year), eval_year=eval_year)
+    thresholds = _thresholds(ws)
     target = out_dir or ws.paths.model_dir
     with console.status("training and evaluating") as status:
-        ranker, results, meta = train_and_evaluate(
-            ws.catalogue, _profiles_at(ws), ws.encode_texts, ws.rulebook, cfg, progress=lambda msg: status.update(msg)
+        progress = lambda msg: status.update(msg)  # noqa: E731
+        evaluated, results, meta = train_and_evaluate(
+            ws.catalogue, _profiles_at(ws), ws.encode_texts, ws.rulebook, eval_cfg, thresholds, progress
         )
-    manifest = _manifest(ws, cfg, results, meta)
+        if cv_folds > 1 and eval_year in shipped_cfg.label_years:
+            meta["newest_year_cv"] = newest_year_cv(
+                ws.catalogue, _profiles_at(ws), ws.encode_texts, ws.rulebook, shipped_cfg, cv_folds, thresholds,
+                progress,
+            )
+        if shipped_cfg.label_years != eval_cfg.label_years:
+            ranker, shipped_meta = fit_ranker(
+                ws.catalogue, _profiles_at(ws), ws.encode_texts, ws.rulebook, shipped_cfg, thresholds, progress
+            )
+            meta["shipped_model"] = shipped_meta
+        else:
+            ranker, _ = fit_ranker(
+                ws.catalogue, _profiles_at(ws), ws.encode_texts, ws.rulebook, shipped_cfg, thresholds, progress
+            )
+    manifest = _manifest(ws, shipped_cfg, results, meta)
     report = render_report(results, manifest)
     files = {REPORT_MD: report, REPORT_JSON: json.dumps(results, indent=2) + "\n"}
+    files.update(evaluated.head_files(EVALUATED_PREFIX))
 
-    current = None
-    try:
-        current = read_verified_manifest(target)
-    except ModelIntegrityError:
-        pass
-    # Compared on the tasks both reports have (a report may predate a task).
-    shared = [t for t in results if current and t in (current.get("metrics") or {})]
-    if (
-        current is not None
-        and not force
-        and current.get("eval_year") == eval_year
-        and shared
-        and mean_primary(results, shared) < mean_primary(current["metrics"], shared)
-    ):
+    passed, failing = gate(results)
+    if not passed and not force:
         target = target.parent / "candidates" / manifest["model_version"]
         console.print(
-            f"[yellow]not promoted[/yellow]: mean {PRIMARY_METRIC} {mean_primary(results, shared):.4f} < current "
-            f"{mean_primary(current['metrics'], shared):.4f}; saved to {target} (use --force to promote)"
+            f"[yellow]not promoted[/yellow]: the learned ranker does not lead the best baseline on "
+            f"{', '.join(failing)}; saved to {target} (use --force to promote)"
         )
     ranker.save(target, manifest, files)
     console.print(report, highlight=False)
@@ -115,11 +147,13 @@ def run_evaluation(ws: Workspace, model_dir: Path | None, console: Console) -> d
     from training.ranker import index_at
 
     with console.status("evaluating") as status:
-        index = index_at(ws.catalogue, _profiles_at(ws), eval_year - 1, ws.encode_texts, ws.rulebook)
-        learned = LearnedRanker.load(directory, index, expect=ws.model_expectations())
+        thresholds = _thresholds(ws)
+        index = index_at(ws.catalogue, _profiles_at(ws), eval_year - 1, ws.encode_texts, ws.rulebook, thresholds)
+        learned = LearnedRanker.load(directory, index, expect=ws.model_expectations(), prefix=EVALUATED_PREFIX)
         rankers = {"learned": learned, **{name: cls(index).fit() for name, cls in BASELINES.items()}}
-        cfg = TrainConfig(**manifest.get("train_config", {}))
-        tasks = build_tasks(index, ws.catalogue, eval_year, cfg.max_eval_text_queries)
+        config = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest.get("train_config", {}).items()}
+        cfg = TrainConfig(**config)
+        tasks = build_tasks(index, ws.catalogue, eval_year, cfg.max_eval_text_queries, cfg.max_eval_priority_queries)
         results = evaluate(rankers, tasks, progress=lambda msg: status.update(msg))
     manifest["metrics"] = results
     report = render_report(results, manifest)
@@ -128,7 +162,10 @@ def run_evaluation(ws: Workspace, model_dir: Path | None, console: Console) -> d
         for k, v in manifest.items()
         if k not in ("files", "schema_version", "created_at", "versions", "kind", "features", "config")
     }
-    learned.save(directory, keep, {REPORT_MD: report, REPORT_JSON: json.dumps(results, indent=2) + "\n"})
+    shipped = LearnedRanker.load(directory, index, expect=ws.model_expectations())
+    files = {REPORT_MD: report, REPORT_JSON: json.dumps(results, indent=2) + "\n"}
+    files.update(learned.head_files(EVALUATED_PREFIX))
+    shipped.save(directory, keep, files)
     console.print(report, highlight=False)
     console.print(f"report written to {directory / REPORT_MD} and {directory / REPORT_JSON}")
     return results

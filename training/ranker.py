@@ -1,15 +1,26 @@
-"""Train the learned ranker on a temporal split and evaluate it against the baselines.
+"""Train the learned ranker on temporal splits and evaluate it against the baselines.
 
-Split (defaults): features from collaborations up to 2021, labels = new pairs formed in 2022 (training);
-evaluation on 2023 with features up to 2022. The shipped model is the one trained this way, so its
-report is an honest out-of-time evaluation; serving applies it to features from all years.
+Training groups for a label year Y use an index that knows only projects up to Y-1; a group is one query
+with its generated candidates, graded by the pairs that formed in Y:
+  - organisation queries: new partners in any project of Y (2 = met in an R&D-type action, 1 = met only
+    in coordination, co-fund or training actions, so that agency networks do not pass for R&D);
+  - defence queries: a European EDF participant of Y asking for EDF partners (instrument edf-research),
+    labelled by its new partners in EDF consortia of Y, with a larger weight (``defence_weight``);
+  - priority queries: an organisation in projects of Y tagged with a priority, asking with that priority,
+    labelled by its new partners in those projects;
+  - text queries: a project's text and its consortium.
+
+Designs are judged out of time: the evaluation model is trained on the label years before the evaluation
+year (features up to the year before each), the shipped model on every labelled year including the latest
+(EDF history starts in 2022, so every year counts). Cross-validation inside the newest year, with folds
+grouped by project, checks the shipped design on the year the evaluation model never trained on.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,117 +33,244 @@ from recommender.evaluation.metrics import (
     ranking_report,
     recall_per_query,
 )
-from recommender.evaluation.tasks import Task, build_tasks
+from recommender.evaluation.tasks import REQUIRED_TASKS, Task, build_tasks
 from recommender.graph import build_graph
+from recommender.history import action_weight
 from recommender.profiles.profiles import Profiles
 from recommender.profiles.text import project_text
-from recommender.ranking.features import graph_vectors, pair_features
+from recommender.ranking.features import pair_features
 from recommender.ranking.index import Query, RankingIndex, TextEncoderFn
-from recommender.ranking.rankers import BASELINES, LearnedRanker, Ranker, TrainingSet
+from recommender.ranking.rankers import BASELINES, GENERATORS, LearnedRanker, Ranker, TrainingSet
 
 ProfilesAt = Callable[[int | None], Profiles]
+DEFENCE_INSTRUMENT = "edf-research"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    train_year: int = 2022
+    label_years: tuple[int, ...] = (2022,)
     eval_year: int = 2023
-    max_org_queries: int = 6000
+    max_org_queries: int = 3000
+    max_priority_queries: int = 200  # per priority and year
     max_text_queries: int = 1500
-    negatives_per_query: int = 40
+    negatives_per_query: int = 60
+    defence_weight: float = 4.0
     max_eval_text_queries: int = 400
+    max_eval_priority_queries: int = 120
     seed: int = 0
+
+    @property
+    def train_year(self) -> int:
+        return max(self.label_years)
 
 
 def index_at(
-    catalogue: Catalogue, profiles_at: ProfilesAt, cutoff: int | None, encode: TextEncoderFn | None, rulebook=None
+    catalogue: Catalogue,
+    profiles_at: ProfilesAt,
+    cutoff: int | None,
+    encode: TextEncoderFn | None,
+    rulebook=None,
+    priority_thresholds: np.ndarray | None = None,
 ) -> RankingIndex:
     """A ranking index that knows only projects of ``cutoff`` or earlier (all when None)."""
-    return RankingIndex(catalogue, profiles_at(cutoff), build_graph(catalogue, cutoff), encode, rulebook)
+    return RankingIndex(
+        catalogue,
+        profiles_at(cutoff),
+        build_graph(catalogue, cutoff),
+        encode,
+        rulebook,
+        priority_thresholds=priority_thresholds,
+    )
 
 
-def _sample_rows(rng: np.random.Generator, rows: np.ndarray, labels: np.ndarray, n_neg: int) -> np.ndarray:
-    pos = np.flatnonzero(labels)
-    neg = np.flatnonzero(~labels)
+# ---- labels ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class YearLinks:
+    """Participations in projects of one year, with each project's programme, action weight and tags."""
+
+    links: pd.DataFrame  # org_id, project_id, programme, weight
+    tagged: dict[int, set[str]]  # priority column -> project ids tagged with it
+
+
+def year_links(index: RankingIndex, catalogue: Catalogue, year: int, projects: set[str] | None = None) -> YearLinks:
+    chosen = catalogue.projects[catalogue.projects["year"] == year].drop_duplicates("id")
+    if projects is not None:
+        chosen = chosen[chosen["id"].isin(projects)]
+    weight = pd.Series(action_weight(chosen["type_of_action"], chosen["programme_part"]), index=chosen["id"].to_numpy())
+    programme = chosen.set_index("id")["programme"]
+    links = catalogue.participations
+    links = links[links["project_id"].isin(chosen["id"])][["org_id", "project_id"]].drop_duplicates()
+    named = links["org_id"].map(index.row_of).map(lambda r: r is not None and bool(index.side_masks["ANY"][r]))
+    links = links[named.fillna(False).to_numpy(dtype=bool)]
+    links = links.assign(programme=links["project_id"].map(programme), weight=links["project_id"].map(weight))
+    prof = index.profiles
+    tagged: dict[int, set[str]] = {}
+    for p in range(prof.project_scores.shape[1]):
+        hit = prof.project_scores[:, p] >= index.evidence_thresholds[p]
+        tagged[p] = set(prof.project_ids[hit]) & set(chosen["id"])
+    return YearLinks(links, tagged)
+
+
+def new_partner_grades(index: RankingIndex, links: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """query org -> {new partner: grade}: 2 if they met in an R&D-type action, else 1 (coordination etc.)."""
+    pairs = links.merge(links[["org_id", "project_id"]], on="project_id", suffixes=("", "_c"))
+    pairs = pairs[pairs["org_id"] != pairs["org_id_c"]]
+    grade = np.where(pairs["weight"].to_numpy() >= 0.5, 2, 1)
+    pairs = pairs.assign(grade=grade).groupby(["org_id", "org_id_c"], sort=True)["grade"].max().reset_index()
+    rows_q = pairs["org_id"].map(index.row_of).to_numpy()
+    rows_c = pairs["org_id_c"].map(index.row_of).to_numpy()
+    known = np.asarray(index.graph.adjacency[rows_q, rows_c]).ravel() > 0
+    pairs = pairs[~known]
+    out: dict[str, dict[str, int]] = {}
+    for q, c, g in pairs.itertuples(index=False):
+        out.setdefault(q, {})[c] = int(g)
+    return out
+
+
+# ---- groups ------------------------------------------------------------------------------------------------
+@dataclass
+class _Groups:
+    X: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"org": [], "text": []})
+    y: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"org": [], "text": []})
+    weights: dict[str, list[float]] = field(default_factory=lambda: {"org": [], "text": []})
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def training_set(self) -> TrainingSet:
+        heads = [h for h in self.X if self.X[h]]
+        return TrainingSet(
+            X={h: np.vstack(self.X[h]) for h in heads},
+            y={h: np.concatenate(self.y[h]) for h in heads},
+            groups={h: np.array([len(v) for v in self.y[h]], dtype=np.int64) for h in heads},
+            weights={h: np.asarray(self.weights[h], dtype=np.float64) for h in heads},
+        )
+
+
+def _add_group(
+    groups: _Groups,
+    kind: str,
+    ranker: LearnedRanker,
+    query: Query,
+    grades: dict[str, int],
+    weight: float,
+    rng: np.random.Generator,
+    n_neg: int,
+) -> None:
+    index = ranker.index
+    rq = index.resolve(query)
+    ctx = ranker.context(rq)
+    rows = ranker.candidate_rows(rq, ctx)
+    if len(rows) == 0:
+        return
+    labels = np.array([grades.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
+    if not labels.any():
+        return
+    pos, neg = np.flatnonzero(labels), np.flatnonzero(labels == 0)
     if len(neg) > n_neg:
         neg = rng.choice(neg, size=n_neg, replace=False)
-    return np.sort(np.concatenate([pos, neg]))
+    keep = np.sort(np.concatenate([pos, neg]))
+    head = ranker.head_for(rq)
+    groups.X[head].append(pair_features(index, ctx, rows[keep]))
+    groups.y[head].append(labels[keep])
+    groups.weights[head].append(weight)
+    groups.kinds[kind] = groups.kinds.get(kind, 0) + 1
 
 
-def training_set(
-    index: RankingIndex,
+def _sample(rng: np.random.Generator, items: list[str], n: int) -> list[str]:
+    items = sorted(items)
+    return sorted(rng.choice(items, size=n, replace=False)) if len(items) > n else items
+
+
+def year_groups(
+    ranker: LearnedRanker,
     catalogue: Catalogue,
     year: int,
     cfg: TrainConfig,
-    ranker: LearnedRanker,
+    groups: _Groups,
+    projects: set[str] | None = None,
     progress: Callable[[str], None] = lambda _: None,
-) -> TrainingSet:
-    """Feature rows from ``index`` (cutoff year-1) labelled by the pairs that formed in ``year``."""
-    rng = np.random.default_rng(cfg.seed)
-    projects = catalogue.projects
-    year_projects = projects[projects["year"] == year]
-    links = catalogue.participations
-    links = links[links["project_id"].isin(year_projects["id"])]
-    links = links[links["org_id"].map(lambda o: bool(index.side_masks["ANY"][index.row_of[o]]))]
-    members = links.groupby("project_id")["org_id"].apply(list)
-    partners: dict[str, set[str]] = {}
-    for org_list in members:
-        for org in org_list:
-            partners.setdefault(org, set()).update(o for o in org_list if o != org)
+) -> None:
+    """Add the training groups whose labels formed in ``year`` (``ranker.index`` knows up to year-1)."""
+    index = ranker.index
+    rng = np.random.default_rng(cfg.seed + year)
+    yl = year_links(index, catalogue, year, projects)
+    n_neg = cfg.negatives_per_query
 
-    X: dict[str, list[np.ndarray]] = {"org": [], "text": []}
-    y: dict[str, list[np.ndarray]] = {"org": [], "text": []}
-    # Newcomers (no collaboration before ``year``) are queries too: the org head must learn the cold case
-    # that most Korean organisations are in.
-    org_queries = sorted(partners)
-    # Every query organisation from outside Europe is kept (the deployment target is Korean-European
-    # pairing, and third-country members of European consortia behave like Korean ones); European query
-    # organisations fill the rest of the budget.
-    outside = [o for o in org_queries if index.outside_europe[index.row_of[o]]]
-    inside = [o for o in org_queries if not index.outside_europe[index.row_of[o]]]
-    cap = 2 * cfg.max_org_queries // 3
-    if len(outside) > cap:
-        outside = list(rng.choice(outside, size=cap, replace=False))
-    budget = max(0, cfg.max_org_queries - len(outside))
-    if len(inside) > budget:
-        inside = list(rng.choice(inside, size=budget, replace=False))
-    org_queries = sorted(outside + inside)
-    progress(f"org head: {len(org_queries)} query organisations")
-    for org in org_queries:
-        row = index.row_of[org]
-        prior = frozenset(index.ids[index.graph.neighbours(row)])
-        rq = index.resolve(Query(org_id=org, region="ANY", exclude=prior))
-        graph = graph_vectors(index, rq)
-        rows = ranker.candidate_rows(rq, graph)
-        labels = np.isin(index.ids[rows], list(partners[org] - prior))
-        if not labels.any():
+    grades = new_partner_grades(index, yl.links)
+    # Every query organisation from outside Europe is kept (Korean-European pairing is the deployment
+    # target); European ones fill the rest of the budget.
+    outside = [o for o in grades if index.outside_europe[index.row_of[o]]]
+    inside = [o for o in grades if not index.outside_europe[index.row_of[o]]]
+    chosen = _sample(rng, outside, 2 * cfg.max_org_queries // 3)
+    chosen += _sample(rng, inside, max(0, cfg.max_org_queries - len(chosen)))
+    progress(f"{year}: {len(chosen)} organisation queries")
+    for org in chosen:
+        _add_group(groups, "organisation", ranker, Query(org_id=org), grades[org], 1.0, rng, n_neg)
+
+    edf = yl.links[yl.links["programme"] == "edf"]
+    edf_grades = new_partner_grades(index, edf)
+    europeans = [o for o in edf_grades if index.side_masks["EU"][index.row_of[o]]]
+    progress(f"{year}: {len(europeans)} defence queries")
+    for org in sorted(europeans):
+        query = Query(org_id=org, region="EU", instrument=DEFENCE_INSTRUMENT)
+        _add_group(groups, "defence", ranker, query, edf_grades[org], cfg.defence_weight, rng, n_neg)
+
+    for p, pid in enumerate(index.profiles.taxonomy.ids):
+        in_priority = yl.links[yl.links["project_id"].isin(yl.tagged[p])]
+        if in_priority.empty:
             continue
-        keep = _sample_rows(rng, rows, labels, cfg.negatives_per_query)
-        head = ranker.head_for(rq)
-        X[head].append(pair_features(index, rq, rows[keep], graph))
-        y[head].append(labels[keep])
+        p_grades = new_partner_grades(index, in_priority)
+        orgs = _sample(rng, list(p_grades), cfg.max_priority_queries)
+        for org in orgs:
+            _add_group(groups, "priority", ranker, Query(org_id=org, priority=pid), p_grades[org], 1.0, rng, n_neg)
 
-    text_projects = year_projects[year_projects["title"].notna() & year_projects["id"].isin(members.index)]
-    text_projects = text_projects.sort_values("id")
+    projects_frame = catalogue.projects
+    text_projects = projects_frame[
+        (projects_frame["year"] == year)
+        & projects_frame["title"].notna()
+        & projects_frame["id"].isin(yl.links["project_id"])
+    ].drop_duplicates("id").sort_values("id")
     if len(text_projects) > cfg.max_text_queries:
         text_projects = text_projects.sample(n=cfg.max_text_queries, random_state=cfg.seed).sort_values("id")
-    progress(f"text head: {len(text_projects)} query projects")
-    queries = [
-        Query(text=project_text(p.title, p.topic_title, p.objective)[0], region="ANY")
-        for p in text_projects.itertuples(index=False)
-    ]
-    for rq, pid in zip(index.resolve_many(queries), text_projects["id"], strict=True):
-        rows = ranker.candidate_rows(rq)
-        labels = np.isin(index.ids[rows], members[pid])
+    members = yl.links.groupby("project_id")["org_id"].apply(list)
+    progress(f"{year}: {len(text_projects)} text queries")
+    texts = [project_text(p.title, p.topic_title, p.objective)[0] for p in text_projects.itertuples(index=False)]
+    resolved = index.resolve_many([Query(text=t) for t in texts])
+    for rq, pid, prog in zip(resolved, text_projects["id"], text_projects["programme"], strict=True):
+        weight = cfg.defence_weight if prog == "edf" else 1.0
+        grades_text = {o: 1 for o in members.get(pid, [])}
+        ctx = ranker.context(rq)
+        rows = ranker.candidate_rows(rq, ctx)
+        labels = np.array([grades_text.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
         if not labels.any():
             continue
-        keep = _sample_rows(rng, rows, labels, cfg.negatives_per_query)
-        X["text"].append(pair_features(index, rq, rows[keep]))
-        y["text"].append(labels[keep])
-    return TrainingSet(X={h: np.vstack(v) for h, v in X.items() if v},
-                       y={h: np.concatenate(v) for h, v in y.items() if v})
+        pos, neg = np.flatnonzero(labels), np.flatnonzero(labels == 0)
+        if len(neg) > n_neg:
+            neg = rng.choice(neg, size=n_neg, replace=False)
+        keep = np.sort(np.concatenate([pos, neg]))
+        groups.X["text"].append(pair_features(index, ctx, rows[keep]))
+        groups.y["text"].append(labels[keep])
+        groups.weights["text"].append(weight)
+        groups.kinds["text"] = groups.kinds.get("text", 0) + 1
 
 
+def training_set(
+    indexes: dict[int, RankingIndex],
+    catalogue: Catalogue,
+    cfg: TrainConfig,
+    ranker: LearnedRanker,
+    projects: dict[int, set[str]] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> tuple[TrainingSet, dict[str, int]]:
+    """Groups of every label year (``indexes[year]`` knows up to year-1); ``projects`` restricts a year's
+    labels to some of its projects (for folds grouped by project)."""
+    groups = _Groups()
+    for year in cfg.label_years:
+        bound = ranker.bound_to(indexes[year])
+        year_groups(bound, catalogue, year, cfg, groups, (projects or {}).get(year), progress)
+    return groups.training_set(), dict(groups.kinds)
+
+
+# ---- evaluation ----------------------------------------------------------------------------------------------
 def recommendations_frame(ranker: Ranker, task: Task, k: int = 100) -> pd.DataFrame:
     rankings = ranker.rank_batch(task.queries, k)
     frames = [
@@ -142,14 +280,33 @@ def recommendations_frame(ranker: Ranker, task: Task, k: int = 100) -> pd.DataFr
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["query_id", "item_id", "rank"])
 
 
+def generator_recall(ranker: LearnedRanker, task: Task) -> dict[str, float]:
+    """Share of the task's relevant pairs that each candidate generator, and their union (pool), reaches."""
+    index = ranker.index
+    truth = task.truth.groupby("query_id")["item_id"].apply(set)
+    found = dict.fromkeys((*GENERATORS, "pool"), 0)
+    total = 0
+    for q, rq in zip(task.queries, index.resolve_many(task.queries), strict=True):
+        relevant = truth.get(q.query_id, set())
+        total += len(relevant)
+        parts = ranker.generator_rows(rq)
+        for name, rows in parts.items():
+            found[name] += len(relevant & set(index.ids[rows]))
+        pool = np.unique(np.concatenate(list(parts.values())))
+        found["pool"] += len(relevant & set(index.ids[pool]))
+    return {name: round(n / total, 4) if total else 0.0 for name, n in found.items()}
+
+
 def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[str], None] = lambda _: None) -> dict:
-    """Metrics of every ranker on every task, and whether the learned ranker leads on the primary metric."""
+    """Metrics of every ranker on every task, whether the learned ranker leads the best baseline on the
+    primary metric (with a paired bootstrap interval), and the recall of its candidate generators."""
     results: dict = {}
     for task in tasks:
         results[task.name] = {
             "description": task.description,
             "queries": len(task.queries),
             "relevant_pairs": int(len(task.truth)),
+            "required": task.name in REQUIRED_TASKS,
             "rankers": {},
         }
         per_query = {}
@@ -162,15 +319,76 @@ def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[
             results[task.name]["rankers"][name] = report
             progress(f"{task.name} / {name}: {PRIMARY_METRIC} {report[PRIMARY_METRIC]:.3f}")
         if "learned" in rankers:
+            learned = rankers["learned"]
             scores = {n: r[PRIMARY_METRIC] for n, r in results[task.name]["rankers"].items()}
             best_baseline = max((s, n) for n, s in scores.items() if n != "learned")
             results[task.name]["learned_leads"] = scores["learned"] > best_baseline[0]
             results[task.name]["best_baseline"] = best_baseline[1]
-            # How sure: per-query paired bootstrap of learned minus the best baseline (primary metric).
             results[task.name]["learned_minus_best_baseline"] = paired_bootstrap(
                 per_query["learned"], per_query[best_baseline[1]]
             )
+            if isinstance(learned, LearnedRanker) and task.queries:
+                results[task.name]["generator_recall"] = generator_recall(learned, task)
     return results
+
+
+def gate(results: dict) -> tuple[bool, list[str]]:
+    """Promotion gate: the learned ranker must lead the best baseline on every required task."""
+    failing = [
+        t for t, r in results.items() if r.get("required", t in REQUIRED_TASKS) and not r.get("learned_leads", False)
+    ]
+    return not failing, failing
+
+
+def fit_ranker(
+    catalogue: Catalogue,
+    profiles_at: ProfilesAt,
+    encode: TextEncoderFn,
+    rulebook,
+    cfg: TrainConfig,
+    thresholds: np.ndarray | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+    projects: dict[int, set[str]] | None = None,
+) -> tuple[LearnedRanker, dict]:
+    """Fit on ``cfg.label_years`` (each with an index that knows only the years before it)."""
+    start = time.perf_counter()
+    indexes = {y: index_at(catalogue, profiles_at, y - 1, encode, rulebook, thresholds) for y in cfg.label_years}
+    ranker = LearnedRanker(indexes[cfg.label_years[0]], random_state=cfg.seed)
+    data, kinds = training_set(indexes, catalogue, cfg, ranker, projects, progress)
+    rows = ", ".join(f"{h} {len(v):,} ({int((v > 0).sum()):,} positive)" for h, v in data.y.items())
+    progress(f"training rows: {rows}")
+    ranker.fit(data)
+    meta = {
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "training_rows": {
+            h: {"rows": int(len(v)), "positives": int((v > 0).sum()), "groups": int(len(data.groups[h]))}
+            for h, v in data.y.items()
+        },
+        "training_groups": kinds,
+        "label_years": list(cfg.label_years),
+    }
+    return ranker, meta
+
+
+def evaluate_design(
+    ranker: LearnedRanker,
+    catalogue: Catalogue,
+    profiles_at: ProfilesAt,
+    encode: TextEncoderFn,
+    rulebook,
+    cfg: TrainConfig,
+    thresholds: np.ndarray | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """The learned ranker and every baseline on the tasks of ``cfg.eval_year`` (features up to the year before)."""
+    eval_index = index_at(catalogue, profiles_at, cfg.eval_year - 1, encode, rulebook, thresholds)
+    rankers: dict[str, Ranker] = {"learned": ranker.bound_to(eval_index)}
+    for name, cls in BASELINES.items():
+        rankers[name] = cls(eval_index).fit()
+    tasks = build_tasks(
+        eval_index, catalogue, cfg.eval_year, cfg.max_eval_text_queries, cfg.max_eval_priority_queries
+    )
+    return evaluate(rankers, tasks, progress)
 
 
 def train_and_evaluate(
@@ -179,45 +397,35 @@ def train_and_evaluate(
     encode: TextEncoderFn,
     rulebook,
     cfg: TrainConfig,
+    thresholds: np.ndarray | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ):
-    """Fit the learned ranker on ``train_year`` and evaluate it and the baselines on ``eval_year``."""
-    timings = {}
+    """Fit on the label years before ``cfg.eval_year`` and evaluate on it."""
+    ranker, meta = fit_ranker(catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress)
     start = time.perf_counter()
-    train_index = index_at(catalogue, profiles_at, cfg.train_year - 1, encode, rulebook)
-    ranker = LearnedRanker(train_index, random_state=cfg.seed)
-    data = training_set(train_index, catalogue, cfg.train_year, cfg, ranker, progress)
-    progress("training rows: " + ", ".join(f"{h} {len(v):,} ({int(v.sum()):,} positive)" for h, v in data.y.items()))
-    ranker.fit(data)
-    timings["train_seconds"] = round(time.perf_counter() - start, 1)
-
-    start = time.perf_counter()
-    eval_index = index_at(catalogue, profiles_at, cfg.eval_year - 1, encode, rulebook)
-    learned = LearnedRanker(eval_index, **{k: v for k, v in ranker.get_params().items() if k != "candidates"})
-    learned.candidates = ranker.candidates
-    learned.heads_, learned.baseline_, learned.fitted_ = ranker.heads_, ranker.baseline_, True
-    rankers: dict[str, Ranker] = {"learned": learned}
-    for name, cls in BASELINES.items():
-        rankers[name] = cls(eval_index).fit()
-    tasks = build_tasks(eval_index, catalogue, cfg.eval_year, cfg.max_eval_text_queries)
-    results = evaluate(rankers, tasks, progress)
-    timings["evaluate_seconds"] = round(time.perf_counter() - start, 1)
-    training_rows = {h: {"rows": int(len(v)), "positives": int(v.sum())} for h, v in data.y.items()}
-    return ranker, results, {"timings": timings, "training_rows": training_rows}
+    results = evaluate_design(ranker, catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress)
+    meta["timings"] = {
+        "train_seconds": meta.pop("train_seconds"),
+        "evaluate_seconds": round(time.perf_counter() - start, 1),
+    }
+    return ranker, results, meta
 
 
 def render_report(results: dict, meta: dict) -> str:
+    years = meta.get("evaluation_label_years") or [meta["eval_year"] - 1]
     lines = [
         "# Corridor ranking evaluation",
         "",
-        f"Temporal split: trained on pairs formed in {meta['train_year']} (features up to "
-        f"{meta['train_year'] - 1}); evaluated on {meta['eval_year']} (features up to {meta['eval_year'] - 1}).",
+        f"Temporal split: the evaluated model was trained on pairs formed in {', '.join(map(str, years))} "
+        f"(features of each year from the years before it) and is judged on {meta['eval_year']} (features up to "
+        f"{meta['eval_year'] - 1}). Every ranker leaves the query's past partners and funding bodies out, and with "
+        "a priority keeps only organisations with demonstrated capability in it.",
         f"Primary metric: {PRIMARY_METRIC}. Model: {meta.get('model_version', '?')}.",
         "",
     ]
     for task, res in results.items():
         lines += [
-            f"## {task}",
+            f"## {task}{'' if res.get('required', True) else ' (supplementary)'}",
             "",
             f"{res['description']}: {res['queries']} queries, {res['relevant_pairs']} relevant pairs.",
             "",
@@ -239,5 +447,73 @@ def render_report(results: dict, meta: dict) -> str:
                     f"Learned minus {res['best_baseline']}, {PRIMARY_METRIC} per query: {diff['mean']:+.3f} "
                     f"(95% interval {low:+.3f} to {high:+.3f}, paired bootstrap over queries)."
                 )
+        recall = res.get("generator_recall")
+        if recall:
+            lines += [
+                "",
+                "Candidate generators, share of relevant pairs reached: "
+                + ", ".join(f"{name} {value:.3f}" for name, value in recall.items() if name != "pool")
+                + f"; pool (union) {recall['pool']:.3f}.",
+            ]
+        lines.append("")
+    cv = meta.get("newest_year_cv")
+    if cv:
+        lines += [
+            f"## Cross-validation inside {cv['year']} (shipped design, folds grouped by project)",
+            "",
+            f"{cv['folds']} folds: trained on {', '.join(map(str, cv['train_years']))} plus the other folds' "
+            f"projects of {cv['year']}, judged on the held-out projects' new pairs ({PRIMARY_METRIC}, "
+            "mean over folds).",
+            "",
+            "| task | learned | best baseline | learned leads in folds |",
+            "|---|---:|---|---:|",
+        ]
+        for task, r in cv["tasks"].items():
+            lines.append(
+                f"| {task} | {r['learned']:.3f} | {r['best_baseline']} {r['best']:.3f} | {r['leads']}/{cv['folds']} |"
+            )
         lines.append("")
     return "\n".join(lines)
+
+
+def newest_year_cv(
+    catalogue: Catalogue,
+    profiles_at: ProfilesAt,
+    encode: TextEncoderFn,
+    rulebook,
+    cfg: TrainConfig,
+    folds: int,
+    thresholds: np.ndarray | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Cross-validation of the shipped design inside its newest label year, folds grouped by project: each
+    fold trains on the earlier years plus the other folds' projects and is judged on its own projects."""
+    year = max(cfg.label_years)
+    projects = catalogue.projects
+    ids = np.array(sorted(set(projects.loc[projects["year"] == year, "id"])), dtype=object)
+    assignment = np.random.default_rng(cfg.seed).permutation(len(ids)) % folds
+    eval_index = index_at(catalogue, profiles_at, year - 1, encode, rulebook, thresholds)
+    per_task: dict[str, dict[str, list[float]]] = {}
+    leads: dict[str, int] = {}
+    for f in range(folds):
+        held_out = set(ids[assignment == f])
+        progress(f"newest-year CV: fold {f + 1}/{folds}")
+        ranker, _ = fit_ranker(
+            catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress, {year: set(ids) - held_out}
+        )
+        rankers: dict[str, Ranker] = {"learned": ranker.bound_to(eval_index)}
+        rankers.update({name: cls(eval_index).fit() for name, cls in BASELINES.items()})
+        tasks = build_tasks(
+            eval_index, catalogue, year, cfg.max_eval_text_queries, cfg.max_eval_priority_queries, held_out
+        )
+        results = evaluate(rankers, tasks, progress)
+        for task, res in results.items():
+            for name, r in res["rankers"].items():
+                per_task.setdefault(task, {}).setdefault(name, []).append(r[PRIMARY_METRIC])
+            leads[task] = leads.get(task, 0) + int(res.get("learned_leads", False))
+    summary = {}
+    for task, by_ranker in per_task.items():
+        means = {name: float(np.mean(v)) for name, v in by_ranker.items()}
+        best = max((s, n) for n, s in means.items() if n != "learned")
+        summary[task] = {"learned": means["learned"], "best_baseline": best[1], "best": best[0], "leads": leads[task]}
+    return {"year": year, "folds": folds, "train_years": [y for y in cfg.label_years if y < year], "tasks": summary}

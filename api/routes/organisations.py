@@ -6,10 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import ReadKey, ServingDep, StateDep, StoreDep, WriteKey
+from api.deps import ReadKey, ServingDep, StateDep, StoreDep, WriteKey, priority_id
 from api.errors import ApiError, responses
 from api.schemas import (
+    INCLUDE_KNOWN_DESCRIPTION,
+    KIND_DESCRIPTION,
     ActivityType,
+    Kind,
     OrganisationIn,
     OrganisationPage,
     OrganisationProfile,
@@ -36,7 +39,10 @@ OrgId = Annotated[
 ]
 PriorityParam = Annotated[
     str | None,
-    Query(max_length=64, description="Technology priority id.", openapi_examples={"p": {"value": "unmanned"}}),
+    Query(
+        max_length=64, description="Technology priority: id, label or synonym ('drones', 'UAV'), any case.",
+        openapi_examples={"p": {"value": "unmanned"}},
+    ),
 ]
 InstrumentParam = Annotated[
     str | None,
@@ -69,7 +75,7 @@ def search_organisations(
     limit: Annotated[int, Query(ge=1, le=100, openapi_examples={"page": {"value": 20}})] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000, openapi_examples={"start": {"value": 0}})] = 0,
 ) -> dict:
-    found = serving.search.search(q, country, region, activity_type, priority, limit, offset)
+    found = serving.search.search(q, country, region, activity_type, priority_id(serving, priority), limit, offset)
     index = serving.index
     items = [
         {
@@ -162,10 +168,15 @@ def partners(
     instrument: InstrumentParam = None,
     region: Annotated[Region, Query(description="Side the partners come from.")] = "ANY",
     keep_ineligible: Annotated[bool, Query(description="Keep ineligible partners, flagged.")] = False,
+    include_known: Annotated[bool, Query(description=INCLUDE_KNOWN_DESCRIPTION)] = False,
+    kind: Annotated[Kind | None, Query(description=KIND_DESCRIPTION)] = None,
 ) -> dict:
+    priority = priority_id(serving, priority)
     query = RankQuery(org_id=org_id, region=region, instrument=instrument, priority=priority,
-                      keep_ineligible=keep_ineligible)
-    recs = serving.require_recommender().recommend(query, k)
+                      keep_ineligible=keep_ineligible, include_known=include_known, kind=kind)
+    recommender = serving.require_recommender()
+    recs = recommender.recommend(query, k)
     echo = {"org_id": org_id, "region": region, "instrument": instrument, "priority": priority, "k": k,
-            "keep_ineligible": keep_ineligible}
-    return {"query": echo, "model_version": serving.model_version, "results": [r.to_dict() for r in recs]}
+            "keep_ineligible": keep_ineligible, "include_known": include_known, "kind": kind}
+    return {"query": echo, "model_version": serving.model_version, "results": [r.to_dict() for r in recs],
+            "left_out": recommender.left_out(query)}

@@ -6,9 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from api.deps import ReadKey, ServingDep
+from api.deps import ReadKey, ServingDep, priority_id
 from api.errors import responses
-from api.schemas import ConsortiumProposal, ConsortiumRequest, MatchRequest, PairingList, RecommendationList
+from api.schemas import (
+    INCLUDE_KNOWN_DESCRIPTION,
+    KIND_DESCRIPTION,
+    ConsortiumProposal,
+    ConsortiumRequest,
+    Kind,
+    MatchRequest,
+    PairingList,
+    RecommendationList,
+)
 from api.views import text_sha256
 from recommender.ranking.consortium import propose_consortium
 from recommender.ranking.index import Query as RankQuery
@@ -26,11 +35,14 @@ MAX_PAIRINGS = 100
     responses=responses(400, 401, 403, 404, 413, 422, 503),
 )
 def match(body: MatchRequest, serving: ServingDep, _key: ReadKey) -> dict:
-    query = RankQuery(text=body.text, region=body.region, instrument=body.instrument, priority=body.priority,
-                      keep_ineligible=body.keep_ineligible)
-    recs = serving.require_recommender().recommend(query, body.k)
-    echo = {"text_sha256": text_sha256(body.text), **body.model_dump(exclude={"text"})}
-    return {"query": echo, "model_version": serving.model_version, "results": [r.to_dict() for r in recs]}
+    priority = priority_id(serving, body.priority)
+    query = RankQuery(text=body.text, region=body.region, instrument=body.instrument, priority=priority,
+                      keep_ineligible=body.keep_ineligible, include_known=body.include_known, kind=body.kind)
+    recommender = serving.require_recommender()
+    recs = recommender.recommend(query, body.k)
+    echo = {"text_sha256": text_sha256(body.text), **body.model_dump(exclude={"text"}), "priority": priority}
+    return {"query": echo, "model_version": serving.model_version, "results": [r.to_dict() for r in recs],
+            "left_out": recommender.left_out(query)}
 
 
 @router.get(
@@ -45,20 +57,31 @@ def match(body: MatchRequest, serving: ServingDep, _key: ReadKey) -> dict:
 def pairings(
     serving: ServingDep,
     _key: ReadKey,
-    priority: Annotated[str, Query(min_length=1, max_length=64, openapi_examples={"p": {"value": "unmanned"}})],
+    priority: Annotated[
+        str,
+        Query(min_length=1, max_length=64, description="Technology priority: id, label or synonym, any case.",
+              openapi_examples={"p": {"value": "unmanned"}}),
+    ],
     instrument: Annotated[
         str | None, Query(max_length=64, openapi_examples={"i": {"value": "horizon-europe"}})
     ] = None,
     k: Annotated[int, Query(ge=1, le=MAX_PAIRINGS, openapi_examples={"twenty": {"value": 20}})] = 20,
+    include_known: Annotated[bool, Query(description=INCLUDE_KNOWN_DESCRIPTION)] = False,
+    kind: Annotated[Kind | None, Query(description=KIND_DESCRIPTION)] = None,
 ) -> dict:
     recommender = serving.require_recommender()
-    key = (priority, instrument)
+    priority = priority_id(serving, priority)
+    key = (priority, instrument, include_known, kind)
     with serving.pairings_lock:
         cached = key in serving.pairings
         if not cached:
-            serving.pairings[key] = [p.to_dict() for p in top_pairings(recommender, priority, instrument, MAX_PAIRINGS)]
+            serving.pairings[key] = [
+                p.to_dict()
+                for p in top_pairings(recommender, priority, instrument, MAX_PAIRINGS, include_known=include_known,
+                                      kind=kind)
+            ]
     return {"priority": priority, "instrument": instrument, "k": k, "model_version": serving.model_version,
-            "cached": cached, "pairings": serving.pairings[key][:k]}
+            "cached": cached, "include_known": include_known, "kind": kind, "pairings": serving.pairings[key][:k]}
 
 
 @router.post(
@@ -75,5 +98,5 @@ def consortia(
 ) -> dict:
     recommender = serving.require_recommender()
     proposal = propose_consortium(recommender, serving.index.rulebook, body.lead, body.instrument, body.size,
-                                  body.priority, body.region, body.pool)
+                                  priority_id(serving, body.priority), body.region, body.pool)
     return {**proposal.to_dict(), "model_version": serving.model_version}

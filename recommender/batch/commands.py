@@ -75,8 +75,19 @@ def _workspace():
     return Workspace(get_settings().workspace_paths())
 
 
+def priority_id(name: str) -> str:
+    """The id of a ``--priority`` name (id, label or synonym), from the taxonomy file alone: checked before
+    any heavy loading (an unknown name raises UnknownPriorityError naming the closest ones)."""
+    from recommender.profiles.taxonomy import load_taxonomy
+    from recommender.settings import get_settings
+
+    return load_taxonomy(get_settings().taxonomy_file).resolve(name)
+
+
 def report_command(
-    priority: Annotated[str, typer.Option("--priority", help="Technology priority id.")],
+    priority: Annotated[
+        str, typer.Option("--priority", help="Technology priority: id, label or synonym (unmanned, drones, UAV ...).")
+    ],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the tables, summary.json and report.html.")],
     instrument: Annotated[
         str | None, typer.Option(help="Instrument id: European organisations ineligible under it are left out.")
@@ -94,9 +105,21 @@ def report_command(
     keep_ineligible: Annotated[
         bool, typer.Option(help="With --instrument: keep ineligible European organisations (flagged).")
     ] = False,
+    include_known: Annotated[
+        bool, typer.Option("--include-known", help="Also pair organisations that have already worked together.")
+    ] = False,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Kind of organisation: company, research, university, public or any (default: every kind "
+                     "except bodies that fund or administer research)."),
+    ] = None,
 ) -> None:
     """Score every Korean x European pairing for a priority: ranked pairings with explanations and
     eligibility per instrument (Parquet, CSV) and a self-contained HTML report."""
+    priority = priority_id(priority)
+    from recommender.cli import _kind_option
+
+    kind = _kind_option(kind)
     progress = RichProgress()
     ws = _workspace()
     with err.status("loading the catalogue, profiles and model"):
@@ -109,6 +132,8 @@ def report_command(
         priority=priority,
         instrument=instrument,
         keep_ineligible=keep_ineligible,
+        include_known=include_known,
+        kind=kind,
         org_ids=org_ids,
         top=top,
         explain=explain,
@@ -130,6 +155,14 @@ def print_written(report: PairingReport, written: dict[str, Path]) -> None:
         f"scored {meta['pairs_scored']:,} pairs ({meta['korean_organisations']:,} Korean x "
         f"{meta['european_organisations']:,} European organisations) for {meta['priority']} on {meta['engine']} "
         f"in {meta['scoring_seconds']:.1f} s ({meta['pairs_per_second']:,} pairs/s)",
+        highlight=False,
+    )
+    left = meta.get("left_out", {})
+    out.print(
+        f"left out: {left.get('funding_bodies', 0):,} funding or programme bodies (--kind public or any keeps them), "
+        f"{left.get('korean_without_priority_evidence', 0):,} Korean organisations without evidence of the priority, "
+        f"known-partner pairs {left.get('known_partner_pairs', 'left out')} (--include-known keeps them); European "
+        "partners need evidence of the priority in their own projects or description",
         highlight=False,
     )
     contents = {

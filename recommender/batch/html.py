@@ -159,7 +159,7 @@ def _top_table(pairs: pd.DataFrame) -> pd.DataFrame:
             "European organisation": pairs["eu_name"] + " (" + pairs["eu_country"].astype(str) + ")",
             "score": pairs["score"].map(lambda v: f"{v:.3f}"),
             "why": pairs["explanation"],
-            "both eligible under": pairs["both_eligible_under"].str.replace(";", ", "),
+            "both eligible under": pairs["both_eligible_under"].astype(str).str.replace(";", ", "),
             "joint projects": pairs["prior_joint_projects"],
             "shared partners": pairs["shared_partners"],
         }

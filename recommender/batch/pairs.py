@@ -31,7 +31,6 @@ from recommender.batch.context import portable_ranker
 from recommender.batch.engines import Engine, InlineEngine
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.errors import CorridorError
-from recommender.ranking.features import graph_vectors
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.rankers import LearnedRanker, top_k
 
@@ -61,6 +60,8 @@ class ScanJob:
     priority: str
     instrument: str | None
     keep_ineligible: bool
+    include_known: bool
+    kind: str | None
     eu_rows: np.ndarray  # European rows in scope, ascending
     eu_country: np.ndarray  # per European position: country code (index into countries)
     n_countries: int
@@ -145,16 +146,18 @@ def score_korean_org(job: ScanJob, kr_row: int) -> tuple[np.ndarray, np.ndarray]
         priority=job.priority,
         instrument=job.instrument,
         keep_ineligible=job.keep_ineligible,
+        include_known=job.include_known,
+        kind=job.kind,
     )
     rq = index.resolve(query)
     positions = np.flatnonzero(index.allowed(rq)[job.eu_rows])
     scores = np.empty(len(positions))
     if len(positions):
-        graph = graph_vectors(index, rq)
+        ctx = ranker.context(rq)
         block = job.config.block
         for start in range(0, len(positions), block):
             rows = job.eu_rows[positions[start : start + block]]
-            scores[start : start + block] = ranker.score_rows(rq, rows, graph)
+            scores[start : start + block] = ranker.score_rows(rq, rows, ctx)
     return positions, scores
 
 
@@ -235,6 +238,8 @@ def scan_pairs(
     *,
     instrument: str | None = None,
     keep_ineligible: bool = False,
+    include_known: bool = False,
+    kind: str | None = None,
     engine: Engine | None = None,
     config: ScanConfig | None = None,
     progress: ProgressSink = NULL_PROGRESS,
@@ -257,7 +262,10 @@ def scan_pairs(
     ranker = portable_ranker(ranker)
     codes = index.graph.country_codes[eu_rows]
     uniq, eu_country = np.unique(codes, return_inverse=True)
-    job = ScanJob(ranker, priority, instrument, keep_ineligible, eu_rows, eu_country.astype(np.int64), len(uniq), cfg)
+    job = ScanJob(
+        ranker, priority, instrument, keep_ineligible, include_known, kind, eu_rows, eu_country.astype(np.int64),
+        len(uniq), cfg,
+    )
     n_c = len(uniq)
     scan = PairScan(
         job=job,

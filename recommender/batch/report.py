@@ -24,9 +24,10 @@ from recommender.batch.engines import Engine, InlineEngine
 from recommender.batch.pairs import PairScan, ScanConfig, country_labels, scan_pairs
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.catalogue import RowError
+from recommender.catalogue.kinds import kind_mask
 from recommender.csvfiles import csv_records
 from recommender.errors import CorridorError
-from recommender.ranking.features import FEATURES, LABELS, graph_vectors
+from recommender.ranking.features import FEATURES, LABELS
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.rankers import LearnedRanker
 from recommender.ranking.service import Recommender
@@ -48,10 +49,24 @@ class ReportRequest:
     explain: int = 200  # of which explained (contributions are the expensive part)
     per_org: int = 3  # best partners listed per Korean organisation
     block: int = 16_384  # European candidates per model call
+    include_known: bool = False  # also pair organisations that have already worked together
+    kind: str | None = None  # kind of European partner; None: every kind but funding bodies
 
     def __post_init__(self) -> None:
         if self.top < 1 or self.explain < 0 or self.per_org < 1:
             raise ReportRequestError("top and per_org must be at least 1 and explain at least 0")
+
+    def query_for(self, korean_id: str) -> Query:
+        """The query each Korean organisation's row of the map answers (as `corridor recommend` would)."""
+        return Query(
+            org_id=korean_id,
+            region="EU",
+            priority=self.priority,
+            instrument=self.instrument,
+            keep_ineligible=self.keep_ineligible,
+            include_known=self.include_known,
+            kind=self.kind,
+        )
 
 
 @dataclass
@@ -114,7 +129,7 @@ def build_report(
     index = recommender.index
     p = index.priority_index(request.priority)
     engine = engine or InlineEngine()
-    kr_rows, eu_rows = _scope(index, request.org_ids)
+    kr_rows, eu_rows = _scope(index, request)
     instruments = list(index.rulebook.instrument_ids) if index.rulebook is not None else []
     if request.instrument and request.instrument not in instruments:
         index.eligibility(request.instrument)  # raises UnknownInstrumentError with the known list
@@ -131,6 +146,8 @@ def build_report(
         eu_rows,
         instrument=request.instrument,
         keep_ineligible=request.keep_ineligible,
+        include_known=request.include_known,
+        kind=request.kind,
         engine=engine,
         config=ScanConfig(top=request.top, per_org=request.per_org, block=request.block),
         progress=progress,
@@ -158,6 +175,17 @@ def build_report(
         "priority_label": priority.label,
         "instrument": request.instrument,
         "keep_ineligible": request.keep_ineligible,
+        "include_known": request.include_known,
+        "kind": request.kind,
+        "left_out": {
+            "funding_bodies": int((index.funding_body & (index.side_masks["KR"] | index.side_masks["EU"])).sum())
+            if request.kind is None
+            else 0,
+            "korean_without_priority_evidence": int(
+                (index.side_masks["KR"] & ~index.evidence[:, p] & kind_mask(index.kinds, request.kind)).sum()
+            ),
+            "known_partner_pairs": "left out" if not request.include_known else "kept",
+        },
         "organisation_list": request.org_ids is not None,
         "korean_organisations": int(len(kr_rows)),
         "european_organisations": int(len(eu_rows)),
@@ -177,11 +205,17 @@ def build_report(
     return report
 
 
-def _scope(index: RankingIndex, org_ids: tuple[str, ...] | None) -> tuple[np.ndarray, np.ndarray]:
-    kr, eu = index.side_masks["KR"], index.side_masks["EU"]
-    if org_ids is not None:
+def _scope(index: RankingIndex, request: ReportRequest) -> tuple[np.ndarray, np.ndarray]:
+    """Korean and European rows of the map: of the requested kind (funding bodies out by default), and on
+    the Korean side only organisations with demonstrated capability in the priority. The European side is
+    filtered per query as `corridor recommend` would (priority evidence, known partners, eligibility)."""
+    kind = kind_mask(index.kinds, request.kind)
+    p = index.priority_index(request.priority)
+    kr = index.side_masks["KR"] & kind & index.evidence[:, p]
+    eu = index.side_masks["EU"] & kind
+    if request.org_ids is not None:
         keep = np.zeros(len(index.ids), dtype=bool)
-        keep[[index.row(o) for o in org_ids]] = True
+        keep[[index.row(o) for o in request.org_ids]] = True
         kr, eu = kr & keep, eu & keep
     return np.flatnonzero(kr), np.flatnonzero(eu)
 
@@ -208,21 +242,13 @@ def _pairings(
     # Many small model calls: one thread avoids OpenMP start/stop costs (and stalls on a busy machine).
     with progress.step(f"explaining the top {n_explain} pairings", n) as advance, threadpool_limits(1):
         for kr_row, where in groups.indices.items():
-            rq = index.resolve(
-                Query(
-                    org_id=index.ids[kr_row],
-                    region="EU",
-                    priority=request.priority,
-                    instrument=request.instrument,
-                    keep_ineligible=request.keep_ineligible,
-                )
-            )
-            graph = graph_vectors(index, rq)
-            if graph is not None:
-                shared[where] = graph[0][eu[where]]
+            rq = index.resolve(request.query_for(str(index.ids[kr_row])))
+            ctx = ranker.context(rq)
+            if ctx.graph is not None:
+                shared[where] = ctx.graph[0][eu[where]]
             explained = where[where < n_explain]
             if len(explained):
-                contrib = ranker.contributions(rq, eu[explained])
+                contrib = ranker.contributions(rq, eu[explained], ctx)
                 explanation[explained] = [_summary(c) for c in contrib]
             advance(len(where))
     adjacency = index.graph.adjacency
@@ -275,6 +301,7 @@ def _korean(index: RankingIndex, scan: PairScan, p: int, labels: dict[str, np.nd
             "candidates": scan.kr_n,
             "best_partner_id": np.where(best[:, 0] >= 0, index.ids[np.maximum(best[:, 0], 0)], None),
             "best_partners": partners,
+            "best_partner_ids": [";".join(str(index.ids[r]) for r in rows if r >= 0) for rows in best],
         }
     )
     for inst, lab in labels.items():

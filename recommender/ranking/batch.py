@@ -1,7 +1,8 @@
 """`corridor rank`: rank every row of a query file; bad rows are reported and skipped, never lost.
 
 Input CSV columns: query_id (required), org_id, text (one of the two required), region (EU, KR or ANY;
-default ANY), instrument, priority. Output columns: query_id, rank (1..K), org_id, score, eligibility.
+default ANY), instrument, priority (id, label or synonym of the taxonomy: 'Drones' is ranked as 'unmanned').
+Output columns: query_id, rank (1..K), org_id, score, eligibility.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 from recommender.catalogue import RowError
+from recommender.catalogue.kinds import KIND_FILTERS
 from recommender.csvfiles import csv_records
 from recommender.errors import CorridorError, InputFileError
 from recommender.ranking.index import SIDES, Query
 from recommender.ranking.service import Recommender
 
-OUTPUT_COLUMNS = ["query_id", "rank", "org_id", "score", "eligibility"]
+OUTPUT_COLUMNS = ["query_id", "rank", "org_id", "score", "eligibility", "known_partner"]
+QUERY_COLUMNS = ("query_id", "org_id", "text", "region", "instrument", "priority", "kind", "include_known")
+TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0", "")
 
 
 @dataclass
@@ -29,14 +33,17 @@ class BatchResult:
 
 def read_queries(path: Path, recommender: Recommender) -> tuple[list[Query], list[RowError]]:
     """Validated queries of a query file, and one RowError per rejected row (line numbers, header = 1)."""
-    records = csv_records(path, ["query_id"], "columns: query_id, org_id, text, region, instrument, priority")
+    records = csv_records(path, ["query_id"], "columns: " + ", ".join(QUERY_COLUMNS))
     index = recommender.index
+    taxonomy = index.profiles.taxonomy
     queries, problems, seen = [], [], set()
     for start, rec in records:
         field_of = {
             key: (rec.get(key) or "").strip()
-            for key in ("query_id", "org_id", "text", "region", "instrument", "priority")
+            for key in QUERY_COLUMNS
         }
+        kind = field_of["kind"].lower() or None
+        include_known = field_of["include_known"].lower()
         qid, org, body = field_of["query_id"], field_of["org_id"], " ".join(field_of["text"].split())
         region = field_of["region"].upper() or "ANY"
         instrument, priority = field_of["instrument"] or None, field_of["priority"] or None
@@ -50,15 +57,21 @@ def read_queries(path: Path, recommender: Recommender) -> tuple[list[Query], lis
             problems.append(RowError(start, "org_id", f"unknown organisation id {org!r}"))
         elif region not in SIDES:
             problems.append(RowError(start, "region", f"must be one of {', '.join(SIDES)}, got {region!r}"))
+        elif kind is not None and kind not in KIND_FILTERS:
+            problems.append(RowError(start, "kind", f"must be one of {', '.join(KIND_FILTERS)}, got {kind!r}"))
+        elif include_known not in TRUE + FALSE:
+            problems.append(RowError(start, "include_known", f"must be true or false, got {include_known!r}"))
         else:
             try:
                 if instrument:
                     index.eligibility(instrument)
-                index.priority_index(priority)
             except CorridorError as exc:
-                problems.append(
-                    RowError(start, "instrument" if instrument and "instrument" in str(exc) else "priority", str(exc))
-                )
+                problems.append(RowError(start, "instrument", str(exc)))
+                continue
+            try:  # a label or synonym ('Drones', 'UAV') is stored as the priority's id
+                priority = taxonomy.resolve(priority) if priority else None
+            except CorridorError as exc:
+                problems.append(RowError(start, "priority", str(exc)))
                 continue
             seen.add(qid)
             queries.append(
@@ -69,6 +82,8 @@ def read_queries(path: Path, recommender: Recommender) -> tuple[list[Query], lis
                     instrument=instrument,
                     priority=priority,
                     query_id=qid,
+                    kind=kind,
+                    include_known=include_known in TRUE,
                 )
             )
     return queries, problems
@@ -76,7 +91,7 @@ def read_queries(path: Path, recommender: Recommender) -> tuple[list[Query], lis
 
 def rankings_frame(queries: list[Query], results: list[list]) -> pd.DataFrame:
     rows = [
-        (q.query_id, r.rank, r.org_id, r.score, r.eligibility_label)
+        (q.query_id, r.rank, r.org_id, r.score, r.eligibility_label, r.known_partner)
         for q, recs in zip(queries, results, strict=True)
         for r in recs
     ]

@@ -232,17 +232,18 @@ def propose_consortium(
     rulebook.instrument(instrument)  # unknown instruments raise with the known list
     lead_row = index.row(lead_id)
     recs = recommender.recommend(
-        Query(org_id=lead_id, region=region, instrument=instrument, priority=priority), k=pool_size, explain=False
+        Query(org_id=lead_id, region=region, instrument=instrument, priority=priority, include_known=True),
+        k=pool_size,
+        explain=False,
     )
     pool_ids = [r.org_id for r in recs]
     pool_rows = np.array([index.row_of[i] for i in pool_ids], dtype=int)
     lead_scores = np.array([r.score for r in recs])
     ranker = recommender.ranker
-    score_rows = getattr(ranker, "score_rows", None) or ranker._score
 
     def partner_scores(i: int) -> np.ndarray:
-        rq = index.resolve(Query(org_id=pool_ids[i], instrument=instrument, priority=priority))
-        return score_rows(rq, pool_rows)
+        rq = index.resolve(Query(org_id=pool_ids[i], instrument=instrument, priority=priority, include_known=True))
+        return ranker.score_rows(rq, pool_rows)
 
     def evaluate(members: list[dict]) -> ConsortiumVerdict:
         return evaluate_consortium(rulebook, {"instrument": instrument, "members": members})

@@ -116,7 +116,9 @@ def with_organisations(
     if unknown:
         raise CorridorError(f"with_organisations: profile fields {unknown} are not supported; extend it")
     profiles = replace(prof, **changes)
-    return RankingIndex(catalogue, profiles, graph, index.encode_texts, index.rulebook)
+    return RankingIndex(
+        catalogue, profiles, graph, index.encode_texts, index.rulebook, priority_thresholds=index.priority_thresholds
+    )
 
 
 def organisation_profile_vectors(
@@ -205,7 +207,13 @@ def _graph(index: RankingIndex, rows: list[dict], existing: list[int | None], n_
 
     # Every other per-organisation array of the graph grows with zeros (an organisation with no projects);
     # a new kind of per-organisation field must be taught here rather than silently left misaligned.
-    changes: dict = {"incidence": incidence, "adjacency": adjacency, "country_codes": codes, "country_links": links}
+    changes: dict = {
+        "incidence": incidence,
+        "adjacency": adjacency,
+        "country_codes": codes,
+        "country_links": links,
+        "project_ids": g.project_ids,
+    }
     for f in fields(g):
         if f.name in changes:
             continue

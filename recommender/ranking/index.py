@@ -8,11 +8,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from recommender.catalogue import Catalogue
+from recommender.catalogue.kinds import KIND_FILTERS, KINDS, classify_organisations, kind_mask
 from recommender.errors import CorridorError, UnknownOrganisationError
 from recommender.graph import CollaborationGraph
+from recommender.history import ProgrammeHistory, build_history
 from recommender.profiles.profiles import Profiles
+from recommender.ranking.lexical import LexicalIndex, build_lexical_index
 
 EUROPE_REGIONS = frozenset({"EU27", "EEA-EFTA", "UA"})
 SIDES = ("EU", "KR", "ANY")
@@ -36,12 +40,16 @@ class Query:
     exclude: frozenset[str] = frozenset()
     query_id: str | None = None
     keep_ineligible: bool = False  # with an instrument: keep ineligible candidates (flagged) instead of dropping
+    include_known: bool = False  # also rank organisations the query has already worked with
+    kind: str | None = None  # company, research, university, public, any; None: every kind but funding bodies
 
     def __post_init__(self) -> None:
         if not self.org_id and not (self.text and self.text.strip()):
             raise InvalidQueryError("a query needs an org_id or a text")
         if self.region not in SIDES:
             raise InvalidQueryError(f"region must be one of {', '.join(SIDES)}, got {self.region!r}")
+        if self.kind is not None and self.kind not in KIND_FILTERS:
+            raise InvalidQueryError(f"kind must be one of {', '.join(KIND_FILTERS)}, got {self.kind!r}")
 
 
 @dataclass
@@ -61,6 +69,8 @@ class ResolvedQuery:
 
 
 TextEncoderFn = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
+DEFAULT_EVIDENCE_THRESHOLD = 0.5
+EVIDENCE_THRESHOLD_RANGE = (0.2, 0.5)  # per-priority tagger thresholds are clipped into this range
 
 
 @dataclass
@@ -70,6 +80,9 @@ class RankingIndex:
     graph: CollaborationGraph
     encode_texts: TextEncoderFn | None = None
     rulebook: object | None = None
+    history: ProgrammeHistory | None = None
+    lexical: LexicalIndex | None = None
+    priority_thresholds: np.ndarray | None = None  # (P,) a project shows a priority at this score
     _eligibility: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -111,6 +124,52 @@ class RankingIndex:
         self.recency = np.where(self.graph.last_year > 0, np.clip(ref - self.graph.last_year, 0, 30), 30.0)
         self._popular: dict[str, np.ndarray] = {}
         self._titles: dict[str, str] | None = None
+        if self.history is None:
+            self.history = build_history(self.catalogue, self.graph.cutoff_year)
+        if self.lexical is None:
+            self.lexical = organisation_lexical_index(self.profiles)
+        kinds = classify_organisations(orgs, self.catalogue.projects, self._participations_until_cutoff())
+        self.kinds = kinds["kind"].to_numpy(dtype=object)
+        self.kind_reasons = kinds["kind_reason"].to_numpy(dtype=object)
+        self.funding_body = kinds["funding_body"].to_numpy(dtype=bool)
+        self.kind_onehot = np.stack([self.kinds == k for k in KINDS], axis=1).astype(np.float32)
+        self._evidence()
+
+    def _participations_until_cutoff(self) -> pd.DataFrame:
+        links = self.catalogue.participations
+        if self.graph.cutoff_year is None:
+            return links
+        year = self.catalogue.projects.drop_duplicates("id").set_index("id")["year"].astype("float")
+        return links[links["project_id"].map(year).fillna(0).to_numpy() <= self.graph.cutoff_year]
+
+    def _evidence(self) -> None:
+        """Demonstrated capability per priority: own projects scoring at least the priority's threshold,
+        an own description that does, or a declared technology area."""
+        prof = self.profiles
+        n_p = prof.org_scores.shape[1]
+        if self.priority_thresholds is None:
+            thresholds = np.full(n_p, DEFAULT_EVIDENCE_THRESHOLD)
+        else:
+            thresholds = np.clip(np.asarray(self.priority_thresholds, dtype=np.float64), *EVIDENCE_THRESHOLD_RANGE)
+        self.evidence_thresholds = thresholds
+        owns = prof.org_weights.copy().tocsr()
+        owns.data[:] = 1.0
+        self.own_projects = np.asarray(owns.sum(axis=1)).ravel()
+        tagged = (prof.project_scores >= thresholds[None, :]).astype(np.float64)
+        self.evidence_projects = np.asarray(owns @ tagged) if tagged.size else np.zeros((len(self.ids), n_p))
+        orgs = self.catalogue.organisations
+        declared = orgs["technology_areas"].fillna("").str.split(";")
+        self.declared = np.stack(
+            [declared.map(lambda areas, p=pid: p in areas).to_numpy(dtype=bool) for pid in prof.taxonomy.ids], axis=1
+        ) if n_p else np.zeros((len(self.ids), 0), dtype=bool)
+        has_description = np.array([oid in prof.org_description_texts for oid in self.ids], dtype=bool)
+        description_only = has_description & (self.own_projects == 0)
+        described = description_only[:, None] & (prof.org_scores >= thresholds[None, :])
+        self.evidence = (self.evidence_projects > 0) | self.declared | described
+        self.evidence_share = np.divide(
+            self.evidence_projects, self.own_projects[:, None],
+            out=np.zeros_like(self.evidence_projects), where=self.own_projects[:, None] > 0,
+        )
 
     # ---------------------------------------------------------------------------------------------------
     def row(self, org_id: str) -> int:
@@ -169,14 +228,61 @@ class RankingIndex:
         return self.encode_texts(texts)
 
     def candidate_mask(self, rq: ResolvedQuery) -> np.ndarray:
+        """The side, minus the query itself, its exclusions, its known partners (unless included), the
+        kinds not asked for (funding bodies by default) and, with a priority, organisations that show
+        no capability in it."""
         mask = self.side_masks[rq.query.region].copy()
         if rq.row is not None:
             mask[rq.row] = False
+            if not rq.query.include_known:
+                mask[self.graph.neighbours(rq.row)] = False
         for oid in rq.query.exclude:
             row = self.row_of.get(oid)
             if row is not None:
                 mask[row] = False
+        mask &= kind_mask(self.kinds, rq.query.kind)
+        p = self.priority_index(rq.query.priority)
+        if p is not None:
+            mask &= self.evidence[:, p]
         return mask
+
+    def known_partners(self, rq: ResolvedQuery) -> np.ndarray:
+        """Rows the query organisation has worked with (empty for free text)."""
+        if rq.row is None:
+            return np.zeros(0, dtype=np.int64)
+        return self.graph.neighbours(rq.row)
+
+    def left_out(self, rq: ResolvedQuery) -> dict[str, int]:
+        """How many organisations of the requested side each default filter left out (for the output)."""
+        side = self.side_masks[rq.query.region].copy()
+        if rq.row is not None:
+            side[rq.row] = False
+        out = {}
+        if rq.row is not None and not rq.query.include_known:
+            out["known_partners"] = int(side[self.graph.neighbours(rq.row)].sum())
+        if rq.query.kind is None:
+            out["funding_bodies"] = int((side & self.funding_body).sum())
+        p = self.priority_index(rq.query.priority)
+        if p is not None:
+            out["without_priority_evidence"] = int((side & ~self.evidence[:, p]).sum())
+        return out
+
+    @property
+    def graph_project_ids(self) -> np.ndarray:
+        """Project id of each column of the graph's incidence matrix."""
+        if self.graph.project_ids is None:
+            raise CorridorError("this collaboration graph does not record its project ids")
+        return self.graph.project_ids
+
+    @property
+    def project_years(self) -> dict[str, int]:
+        """Project id -> year, built once."""
+        if "years" not in self._popular:
+            projects = self.catalogue.projects
+            self._popular["years"] = dict(  # type: ignore[assignment]
+                zip(projects["id"], projects["year"].fillna(0).astype(int), strict=True)
+            )
+        return self._popular["years"]  # type: ignore[return-value]
 
     @property
     def project_titles(self) -> dict[str, str]:
@@ -188,8 +294,12 @@ class RankingIndex:
 
     def partners_in_country(self, country_code: int, rows: np.ndarray) -> np.ndarray:
         """How many past partners each of ``rows`` has in the country with code ``country_code``."""
-        in_country = (self.graph.country_codes == country_code).astype(np.float64)
-        return np.asarray(self.partners[rows] @ in_country).ravel()
+        sub = self.partners[rows]
+        return np.bincount(
+            np.repeat(np.arange(len(rows)), np.diff(sub.indptr)),
+            weights=(self.graph.country_codes[sub.indices] == country_code).astype(np.float64),
+            minlength=len(rows),
+        )
 
     def allowed(self, rq: ResolvedQuery) -> np.ndarray:
         """Candidate mask after the side, the exclusions and (unless kept) instrument ineligibility."""
@@ -206,6 +316,33 @@ class RankingIndex:
             order = np.lexsort((rows, -self.graph.projects[rows]))
             self._popular[key] = rows[order[:n]]
         return self._popular[key]
+
+    def experience_percentiles(self) -> tuple[np.ndarray, np.ndarray]:
+        """(defence, overall) experience of every organisation as a percentile among the experienced ones
+        (1 = the most; 0 = none). Percentiles keep their meaning from one cut-off year to the next, when
+        EDF participations join the security-research record the model first learned from."""
+        if "percentiles" not in self._popular:
+            out = []
+            defence = self.defence_experience_score()
+            overall = self.graph.projects.astype(np.float64)
+            for score, active in ((defence, defence >= 1e3), (overall, overall > 0)):
+                pct = np.zeros(len(score))
+                if active.any():
+                    ranks = pd.Series(score[active]).rank(method="average", pct=True).to_numpy()
+                    pct[active] = ranks
+                out.append(pct)
+            self._popular["percentiles"] = np.stack(out)
+        pct = self._popular["percentiles"]
+        return pct[0], pct[1]
+
+    def defence_experience_score(self) -> np.ndarray:
+        """EDF participations first, then security research, then all participations (one sortable number)."""
+        if "defence_score" not in self._popular:
+            h = self.history
+            edf = h.participations[:, h.family_index("edf")]
+            security = h.participations[:, h.family_index("security")]
+            self._popular["defence_score"] = edf * 1e6 + security * 1e3 + np.minimum(self.graph.projects, 999)
+        return self._popular["defence_score"]
 
     # ---------------------------------------------------------------------------------------------------
     def eligibility(self, instrument: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -257,6 +394,19 @@ class RankingIndex:
         self.eligibility(instrument)
         _, _, verdicts, keys = self._eligibility[instrument]
         return verdicts[keys[row]]
+
+
+def organisation_lexical_index(profiles: Profiles) -> LexicalIndex:
+    """BM25 over project texts and descriptions, each owned by the organisations whose profile it is in."""
+    owns = profiles.org_weights.tocsr().copy()
+    owns.data[:] = 1.0
+    n_orgs = len(profiles.org_ids)
+    described = [i for i, oid in enumerate(profiles.org_ids) if oid in profiles.org_description_texts]
+    desc_owner = sparse.csr_matrix(
+        (np.ones(len(described)), (described, np.arange(len(described)))), shape=(n_orgs, len(described))
+    )
+    texts = list(profiles.project_texts) + [profiles.org_description_texts[profiles.org_ids[i]] for i in described]
+    return build_lexical_index(texts, sparse.hstack([owns, desc_owner]).tocsr())
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalogue.countries import normalise_country
+from recommender.catalogue.kinds import kind_mask
 from recommender.ranking.index import EUROPE_REGIONS, Query, RankingIndex
 from recommender.ranking.service import Recommender
 
@@ -43,15 +44,23 @@ def top_pairings(
     instrument: str | None = None,
     k: int = 20,
     per_org: int = PARTNERS_PER_KOREAN_ORG,
+    include_known: bool = False,
+    kind: str | None = None,
 ) -> list[Pairing]:
-    """For each Korean organisation with a profile, its ``per_org`` best European partners for
-    ``priority`` (and ``instrument``); then the ``k`` best pairs overall (score, then ids, descending)."""
+    """For each Korean organisation with demonstrated capability in ``priority`` (of the requested kind;
+    funding bodies out by default), its ``per_org`` best European partners for ``priority`` (and
+    ``instrument``); then the ``k`` best pairs overall (score, then ids, descending)."""
     index = recommender.index
-    index.priority_index(priority)  # unknown priorities raise before any ranking
+    p = index.priority_index(priority)  # unknown priorities raise before any ranking
     if instrument:
         index.eligibility(instrument)  # unknown instruments too
-    korean = index.ids[index.side_masks["KR"] & index.has_profile]
-    queries = [Query(org_id=str(oid), region="EU", priority=priority, instrument=instrument) for oid in korean]
+    korean_mask = index.side_masks["KR"] & index.has_profile & index.evidence[:, p] & kind_mask(index.kinds, kind)
+    korean = index.ids[korean_mask]
+    queries = [
+        Query(org_id=str(oid), region="EU", priority=priority, instrument=instrument, include_known=include_known,
+              kind=kind)
+        for oid in korean
+    ]
     results = recommender.recommend_batch(queries, k=per_org, explain=False)
     pairs = [(r.score, str(q.org_id), r) for q, recs in zip(queries, results, strict=True) for r in recs]
     pairs.sort(key=lambda p: (-p[0], p[1], p[2].org_id))

@@ -1,61 +1,66 @@
 """Rankers behind one small contract: ``fit(training=None) -> self``, ``rank(query, k) -> (ids, scores)``,
 ``rank_batch(queries, k)``, ``save(dir)`` and ``load(dir, index)``.
 
-Baselines (popularity, TF-IDF cosine, embedding cosine, Adamic-Adar) score every allowed candidate. The
-learned ranker generates candidates (semantic neighbours, graph neighbours, experienced organisations)
-and re-ranks them with scikit-learn gradient boosting, one head for organisation queries and one for
-free-text queries (which have no place in the collaboration graph).
+Every ranker ranks only what the index allows for the query: the requested side, minus the query's
+known partners (unless included), funding bodies (unless asked for) and, with a priority, organisations
+without demonstrated capability in it. Ties are broken by relevance (profile similarity), then by row.
+
+Baselines (popularity, defence experience, TF-IDF cosine, BM25, embedding cosine, Adamic-Adar) score every
+allowed candidate. The learned ranker generates candidates (semantic, lexical, collaboration-graph and
+defence-graph neighbours, the most experienced and the most defence-experienced organisations, the
+specialists of a requested priority) and re-ranks them with LightGBM LambdaMART, one head for
+organisation queries and one for free-text queries (which have no place in the collaboration graph).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.artifacts import read_verified_manifest, write_model_dir
-from recommender.ranking.features import FEATURES, graph_vectors, pair_features
+from recommender.history import INSTRUMENT_FAMILIES
+from recommender.ranking.features import FEATURES, QueryContext, pair_features, query_context, requested_priority
 from recommender.ranking.index import Query, RankingIndex, ResolvedQuery
 
 Ranking = tuple[np.ndarray, np.ndarray]  # (organisation ids, scores), best first
 
-_CONTROLLER = None
 
-
-def single_openmp_thread():
-    """Limit OpenMP to one thread while predicting: for a few hundred rows per query, gradient boosting's
-    per-tree OpenMP start-up costs more than it saves (measured: 13x less time in tree prediction)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="openmp")
-
-
-def top_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (rows, scores): score descending, ties broken by row ascending (deterministic)."""
+def top_k(
+    rows: np.ndarray, scores: np.ndarray, k: int, tiebreak: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (rows, scores): score descending, ties broken by ``tiebreak`` descending (relevance),
+    then by row ascending (deterministic)."""
     if len(rows) == 0 or k <= 0:
         return rows[:0], scores[:0]
+    if tiebreak is None:
+        tiebreak = np.zeros(len(rows))
     if len(rows) > k:
         part = np.argpartition(-scores, k - 1)[:k]
         kth = scores[part].min()
         part = np.flatnonzero(scores >= kth)  # keep every tie at the boundary, then sort
-        rows, scores = rows[part], scores[part]
-    order = np.lexsort((rows, -scores))[:k]
+        rows, scores, tiebreak = rows[part], scores[part], tiebreak[part]
+    order = np.lexsort((rows, -tiebreak, -scores))[:k]
     return rows[order], scores[order]
+
+
+def relevance(index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
+    """Profile similarity of ``rows`` to the query: the tie-breaker of every ranker."""
+    if not rq.has_profile:
+        return np.zeros(len(rows))
+    return np.where(index.has_profile[rows], index.vectors[rows] @ rq.vector, -1.0).astype(np.float64)
 
 
 class Ranker:
     """Base class: subclasses implement ``_score(rq, rows)`` (higher is better) or override ranking."""
 
     name = "ranker"
+    description = ""
 
     def __init__(self, index: RankingIndex) -> None:
         self.index = index
@@ -83,8 +88,14 @@ class Ranker:
     def rank_resolved(self, rq: ResolvedQuery, k: int) -> Ranking:
         self._check_fitted()
         rows = np.flatnonzero(self.index.allowed(rq))
-        best, scores = top_k(rows, self._score(rq, rows).astype(np.float64), k)
+        scores = self._score(rq, rows).astype(np.float64)
+        best, scores = top_k(rows, scores, k, relevance(self.index, rq, rows))
         return self.index.ids[best], scores
+
+    def score_rows(self, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None) -> np.ndarray:
+        """Scores of the given candidate rows (the same numbers ``rank_resolved`` sorts by)."""
+        self._check_fitted()
+        return self._score(rq, rows).astype(np.float64)
 
     def _score(self, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -105,38 +116,64 @@ class Ranker:
 
 
 class PopularityRanker(Ranker):
-    """The most experienced organisations (projects taken part in), whatever the query."""
+    """The most experienced organisations (projects taken part in), past partners left out (as every ranker
+    does by default)."""
 
     name = "popularity"
+    description = "most projects first, past partners left out"
 
     def _score(self, rq, rows):
         return self.index.graph.projects[rows]
+
+
+class DefenceExperienceRanker(Ranker):
+    """EDF participations first, then security research, then all participations; past partners left out."""
+
+    name = "defence-experience"
+    description = "most EDF, then security-research, then all participations first, past partners left out"
+
+    def _score(self, rq, rows):
+        return self.index.defence_experience_score()[rows]
 
 
 class EmbeddingRanker(Ranker):
     """Cosine similarity of capability-profile vectors."""
 
     name = "embedding-cosine"
+    description = "capability-profile vector cosine"
 
     def _score(self, rq, rows):
         sims = (self.index.vectors @ rq.vector)[rows]
         return np.where(self.index.has_profile[rows], sims, -1.0)
 
 
+class Bm25Ranker(Ranker):
+    """BM25 between the query's terms and each organisation's best-matching own text."""
+
+    name = "bm25"
+    description = "BM25 of the query's distinctive terms against each organisation's own texts"
+
+    def _score(self, rq, rows):
+        return query_context(self.index, rq).lexical[rows]
+
+
 class AdamicAdarRanker(Ranker):
     """Adamic-Adar index in the past collaboration graph (zero for free-text queries: no node)."""
 
     name = "adamic-adar"
+    description = "Adamic-Adar in the past collaboration graph"
 
     def _score(self, rq, rows):
-        graph = graph_vectors(self.index, rq)
-        return np.zeros(len(rows)) if graph is None else graph[1][rows]
+        if rq.row is None or not rq.has_graph:
+            return np.zeros(len(rows))
+        return self.index.graph.neighbour_scores(rq.row)[1][rows]
 
 
 class TfidfRanker(Ranker):
     """TF-IDF cosine between the query's text and each organisation's text (description + project texts)."""
 
     name = "tfidf-cosine"
+    description = "TF-IDF cosine of organisation texts"
     max_projects = 25
 
     def _documents(self) -> list[str]:
@@ -187,7 +224,8 @@ class TfidfRanker(Ranker):
 
 
 BASELINES: dict[str, type[Ranker]] = {
-    cls.name: cls for cls in (PopularityRanker, TfidfRanker, EmbeddingRanker, AdamicAdarRanker)
+    cls.name: cls
+    for cls in (PopularityRanker, DefenceExperienceRanker, TfidfRanker, Bm25Ranker, EmbeddingRanker, AdamicAdarRanker)
 }
 
 
@@ -195,108 +233,151 @@ BASELINES: dict[str, type[Ranker]] = {
 @dataclass(frozen=True)
 class CandidateConfig:
     semantic: int = 300
+    lexical: int = 200
     graph: int = 300
+    defence_graph: int = 100
     popular: int = 100
+    defence: int = 150
+    specialists: int = 150
+
+
+EVALUATED_PREFIX = "evaluated-"
+DEFENCE_INSTRUMENTS = frozenset(i for i, fams in INSTRUMENT_FAMILIES.items() if "edf" in fams)
+GENERATORS = ("semantic", "lexical", "graph", "defence_graph", "popular", "defence", "specialists")
 
 
 def generate_candidates(
-    index: RankingIndex,
-    rq: ResolvedQuery,
-    mask: np.ndarray,
-    cfg: CandidateConfig,
-    graph: tuple[np.ndarray, np.ndarray] | None,
-) -> np.ndarray:
-    """Union of semantic neighbours, graph neighbours and experienced organisations, within ``mask``."""
+    index: RankingIndex, ctx: QueryContext, mask: np.ndarray, cfg: CandidateConfig
+) -> dict[str, np.ndarray]:
+    """Each generator's candidate rows within ``mask`` (see ``GENERATORS``); the pool is their union."""
+    rq = ctx.rq
     allowed = np.flatnonzero(mask)
-    parts = []
-    if rq.has_profile and len(allowed):
+    out: dict[str, np.ndarray] = {name: allowed[:0] for name in GENERATORS}
+    if len(allowed) == 0:
+        return out
+    if rq.has_profile:
         profiled = allowed[index.has_profile[allowed]]
         sims = (index.vectors @ rq.vector)[profiled]  # one pass over the matrix, no row copy
-        parts.append(top_k(profiled, sims.astype(np.float64), cfg.semantic)[0])
-    if graph is not None:
-        aa = graph[1]
+        out["semantic"] = top_k(profiled, sims.astype(np.float64), cfg.semantic)[0]
+    lexical = ctx.lexical[allowed]
+    matched = lexical > 0
+    out["lexical"] = top_k(allowed[matched], lexical[matched], cfg.lexical)[0]
+    if ctx.rd_graph is not None:
+        aa = ctx.graph[1] if ctx.graph is not None else ctx.rd_graph[1]
         linked = allowed[aa[allowed] > 0]
-        parts.append(top_k(linked, aa[linked], cfg.graph)[0])
+        out["graph"] = top_k(linked, aa[linked], cfg.graph)[0]
+    if ctx.defence_graph is not None:
+        aa = ctx.defence_graph[1]
+        linked = allowed[aa[allowed] > 0]
+        out["defence_graph"] = top_k(linked, aa[linked], cfg.defence_graph)[0]
     # With neither a profile nor a history, experience is all there is to go on: widen that pool.
-    n_popular = cfg.popular if rq.has_profile or graph is not None else cfg.popular + cfg.semantic
-    popular = index.popular(rq.query.region, n_popular + len(rq.query.exclude) + 1)
-    parts.append(popular[mask[popular]][:n_popular])
-    return np.unique(np.concatenate(parts)) if parts else allowed[:0]
+    n_popular = cfg.popular if rq.has_profile or ctx.graph is not None else cfg.popular + cfg.semantic
+    out["popular"] = top_k(allowed, index.graph.projects[allowed].astype(np.float64), n_popular)[0]
+    defence = index.defence_experience_score()[allowed]
+    experienced = defence >= 1e3  # at least one EDF or security-research participation
+    n_defence = cfg.defence * (3 if rq.query.instrument in DEFENCE_INSTRUMENTS else 1)
+    out["defence"] = top_k(allowed[experienced], defence[experienced], n_defence)[0]
+    p, _ = requested_priority(index, rq)
+    strength = index.evidence_projects[allowed, p] + index.declared[allowed, p]
+    shown = strength > 0
+    out["specialists"] = top_k(allowed[shown], strength[shown].astype(np.float64), cfg.specialists)[0]
+    return out
 
 
 @dataclass
 class TrainingSet:
-    """Feature rows with binary labels for each head ('org' and 'text')."""
+    """Feature rows per head ('org' and 'text'), with graded labels, query groups (consecutive rows of one
+    query, sizes in ``groups``) and one weight per group."""
 
     X: dict[str, np.ndarray]
     y: dict[str, np.ndarray]
+    groups: dict[str, np.ndarray] = field(default_factory=dict)
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class LearnedRanker(Ranker):
-    """Candidate generation plus gradient-boosted re-ranking (scikit-learn), explained by ablation."""
+    """Candidate generation plus LightGBM LambdaMART re-ranking, explained by TreeSHAP contributions."""
 
     name = "learned"
+    description = "candidate generators + LightGBM LambdaMART over pair features"
     # org: organisation queries, European or not (the feature query_outside_europe tells them apart);
     # text: free-text queries, which have no country and no place in the graph.
-    # A separate head for organisations from outside Europe was tried and dropped: chosen on an inner time
-    # split (train on pairs of 2021, validate on 2022, never on the 2023 report year), one shared head
-    # ranked better for the 2,409 outside-Europe queries (Recall@20 0.066 vs 0.055; popularity 0.064)
-    # and for the 18 Korean ones (0.053 vs 0.046): the separate head had too few positives (984).
     HEADS = ("org", "text")
 
     def __init__(
         self,
         index: RankingIndex,
         candidates: CandidateConfig | None = None,
-        max_iter: int = 300,
+        n_estimators: int = 300,
         learning_rate: float = 0.05,
-        max_leaf_nodes: int = 31,
-        l2_regularization: float = 1.0,
+        num_leaves: int = 31,
+        min_child_samples: int = 50,
+        reg_lambda: float = 1.0,
+        colsample_bytree: float = 0.8,
         random_state: int = 0,
     ) -> None:
         super().__init__(index)
         self.candidates = candidates or CandidateConfig()
-        self.max_iter = max_iter
+        self.n_estimators = n_estimators
         self.learning_rate = learning_rate
-        self.max_leaf_nodes = max_leaf_nodes
-        self.l2_regularization = l2_regularization
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
+        self.colsample_bytree = colsample_bytree
         self.random_state = random_state
 
     def get_params(self) -> dict:
         return {
             "candidates": vars(self.candidates),
-            "max_iter": self.max_iter,
+            "n_estimators": self.n_estimators,
             "learning_rate": self.learning_rate,
-            "max_leaf_nodes": self.max_leaf_nodes,
-            "l2_regularization": self.l2_regularization,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "reg_lambda": self.reg_lambda,
+            "colsample_bytree": self.colsample_bytree,
             "random_state": self.random_state,
         }
 
-    def _head(self) -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(
-            max_iter=self.max_iter,
+    def _head(self):
+        import lightgbm as lgb
+
+        return lgb.LGBMRanker(
+            objective="lambdarank",
+            n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes,
-            l2_regularization=self.l2_regularization,
-            early_stopping=False,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            reg_lambda=self.reg_lambda,
+            colsample_bytree=self.colsample_bytree,
+            subsample=0.8,
+            subsample_freq=1,
+            lambdarank_truncation_level=40,
             random_state=self.random_state,
+            n_jobs=1,
+            deterministic=True,
+            force_row_wise=True,
+            verbose=-1,
         )
 
     def fit(self, training: TrainingSet | None = None) -> LearnedRanker:
         if training is None:
             raise ValueError("LearnedRanker.fit needs a TrainingSet (see training/ranker.py)")
         self.heads_ = {}
-        self.baseline_ = {}
         for head in self.HEADS:
             if head not in training.X:
                 continue
             X, y = training.X[head], training.y[head]
+            groups = training.groups.get(head)
             if X.shape[1] != len(FEATURES):
                 raise ValueError(f"{head} head: expected {len(FEATURES)} features, got {X.shape[1]}")
+            if groups is None or int(np.sum(groups)) != len(y):
+                raise ValueError(f"{head} head: query groups must cover the {len(y)} training rows")
             if len(np.unique(y)) < 2:
                 raise ValueError(f"{head} head: training labels need positives and negatives")
-            self.heads_[head] = self._head().fit(X, y)
-            self.baseline_[head] = np.median(X, axis=0).astype(np.float32)
+            weights = training.weights.get(head)
+            row_weights = None if weights is None else np.repeat(weights, groups)
+            model = self._head().fit(X, y, group=groups, sample_weight=row_weights)
+            self.heads_[head] = model.booster_
         if "org" not in self.heads_ or "text" not in self.heads_:
             raise ValueError("LearnedRanker.fit needs training rows for the org and text heads")
         self.fitted_ = True
@@ -307,46 +388,57 @@ class LearnedRanker(Ranker):
         """Organisations (with or without history) use the org head, trained on newcomers too."""
         return "text" if rq.row is None else "org"
 
-    def candidate_rows(self, rq: ResolvedQuery, graph=None) -> np.ndarray:
-        return generate_candidates(self.index, rq, self.index.allowed(rq), self.candidates, graph)
+    def context(self, rq: ResolvedQuery) -> QueryContext:
+        return query_context(self.index, rq)
 
-    def score_rows(self, rq: ResolvedQuery, rows: np.ndarray, graph=None) -> np.ndarray:
-        X = pair_features(self.index, rq, rows, graph)
-        with single_openmp_thread():
-            return self.heads_[self.head_for(rq)].predict_proba(X)[:, 1]
+    def generator_rows(self, rq: ResolvedQuery, ctx: QueryContext | None = None) -> dict[str, np.ndarray]:
+        ctx = ctx or self.context(rq)
+        return generate_candidates(self.index, ctx, self.index.allowed(rq), self.candidates)
+
+    def candidate_rows(self, rq: ResolvedQuery, ctx: QueryContext | None = None) -> np.ndarray:
+        parts = list(self.generator_rows(rq, ctx).values())
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def raw_scores(self, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None) -> np.ndarray:
+        X = pair_features(self.index, ctx or self.context(rq), rows)
+        return self.heads_[self.head_for(rq)].predict(X, num_threads=1)
+
+    def score_rows(self, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None) -> np.ndarray:
+        """Scores in (0, 1): the logistic of the LambdaMART margin (same order, comparable bins)."""
+        self._check_fitted()
+        if len(rows) == 0:
+            return np.zeros(0)
+        return 1.0 / (1.0 + np.exp(-self.raw_scores(rq, rows, ctx)))
 
     def rank_resolved(self, rq: ResolvedQuery, k: int) -> Ranking:
         self._check_fitted()
-        graph = graph_vectors(self.index, rq)
-        rows = self.candidate_rows(rq, graph)
+        ctx = self.context(rq)
+        rows = self.candidate_rows(rq, ctx)
         if len(rows) == 0:
             return self.index.ids[:0], np.zeros(0)
-        best, scores = top_k(rows, self.score_rows(rq, rows, graph), k)
+        best, scores = top_k(rows, self.score_rows(rq, rows, ctx), k, relevance(self.index, rq, rows))
         return self.index.ids[best], scores
 
-    def contributions(self, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
-        """(len(rows), n_features): score drop when each feature is reset to its training median."""
-        head = self.heads_[self.head_for(rq)]
-        X = pair_features(self.index, rq, rows)
-        base = head.predict_proba(X)[:, 1]
-        n, f = X.shape
-        ablated = np.repeat(X[None, :, :], f, axis=0)  # (f, n, f)
-        for j in range(f):
-            ablated[j, :, j] = self.baseline_[self.head_for(rq)][j]
-        with single_openmp_thread():
-            scores = head.predict_proba(ablated.reshape(f * n, f))[:, 1].reshape(f, n)
-        return (base[None, :] - scores).T
+    def contributions(self, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None) -> np.ndarray:
+        """(len(rows), n_features): each feature's TreeSHAP contribution to the ranking margin."""
+        self._check_fitted()
+        if len(rows) == 0:
+            return np.zeros((0, len(FEATURES)))
+        X = pair_features(self.index, ctx or self.context(rq), rows)
+        contrib = self.heads_[self.head_for(rq)].predict(X, pred_contrib=True, num_threads=1)
+        return np.asarray(contrib)[:, : len(FEATURES)]
+
+    def head_files(self, prefix: str = "") -> dict[str, str]:
+        """The heads as LightGBM text models, by file name."""
+        return {f"{prefix}head-{head}.txt": booster.model_to_string() for head, booster in self.heads_.items()}
 
     def save(self, directory: Path, manifest: dict | None = None, extra_files: dict[str, str] | None = None) -> dict:
-        """Write heads, parameters and any ``extra_files`` (name -> text, e.g. reports) under one manifest."""
-
-        def write_heads(path: Path) -> None:
-            joblib.dump({"heads": self.heads_, "baseline": self.baseline_, "features": FEATURES}, path)
-
+        """Write heads (LightGBM text models), parameters and any ``extra_files`` under one manifest."""
         writers = {
-            "heads.joblib": write_heads,
-            "params.json": lambda p: p.write_text(json.dumps(self.get_params(), sort_keys=True)),
+            f"head-{head}.txt": (lambda p, b=booster: p.write_text(b.model_to_string()))
+            for head, booster in self.heads_.items()
         }
+        writers["params.json"] = lambda p: p.write_text(json.dumps(self.get_params(), sort_keys=True))
         for name, text in (extra_files or {}).items():
             writers[name] = lambda p, t=text: p.write_text(t)
         return write_model_dir(
@@ -356,12 +448,29 @@ class LearnedRanker(Ranker):
         )
 
     @classmethod
-    def load(cls, directory: Path, index: RankingIndex, expect: dict | None = None) -> LearnedRanker:
-        """Load after checking every file's sha256, the kind, the feature list and ``expect`` fields."""
+    def load(
+        cls, directory: Path, index: RankingIndex, expect: dict | None = None, prefix: str = ""
+    ) -> LearnedRanker:
+        """Load after checking every file's sha256, the kind, the feature list and ``expect`` fields.
+
+        ``prefix`` selects another set of heads in the same folder: ``EVALUATED_PREFIX`` is the same design
+        trained one year earlier, whose out-of-time evaluation the folder's report shows."""
+        import lightgbm as lgb
+
         read_verified_manifest(directory, expect={"kind": cls.name, "features": list(FEATURES), **(expect or {})})
         params = json.loads((directory / "params.json").read_text())
         ranker = cls(index, candidates=CandidateConfig(**params.pop("candidates")), **params)
-        state = joblib.load(directory / "heads.joblib")
-        ranker.heads_, ranker.baseline_ = state["heads"], state["baseline"]
+        ranker.heads_ = {
+            head: lgb.Booster(model_str=(directory / f"{prefix}head-{head}.txt").read_text()) for head in cls.HEADS
+        }
         ranker.fitted_ = True
+        return ranker
+
+    def bound_to(self, index: RankingIndex) -> LearnedRanker:
+        """The same fitted model serving another index (fitted state is shared, read-only)."""
+        params = {k: v for k, v in self.get_params().items() if k != "candidates"}
+        ranker = LearnedRanker(index, self.candidates, **params)
+        if hasattr(self, "heads_"):
+            ranker.heads_ = self.heads_
+            ranker.fitted_ = getattr(self, "fitted_", False)
         return ranker

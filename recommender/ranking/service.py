@@ -40,6 +40,9 @@ class Recommendation:
     shared_partners: list[dict] = field(default_factory=list)
     prior_joint_projects: int = 0
     eligibility: Eligibility | None = None
+    known_partner: bool = False  # worked with the query before (only ranked with include_known)
+    joint_projects: list[dict] = field(default_factory=list)  # those past joint projects, newest first
+    kind: str = ""  # company, research, university, public, funding
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,6 +64,11 @@ class Recommender:
         ids, scores = self.ranker.rank_resolved(rq, k)
         return self._build(rq, ids, scores, explain)
 
+    def left_out(self, query: Query) -> dict[str, int]:
+        """What the default filters left out for ``query`` (known partners, funding bodies, organisations
+        without evidence of the priority), so every output can say so."""
+        return self.index.left_out(self.index.resolve(query))
+
     def recommend_batch(self, queries: list[Query], k: int = 10, explain: bool = False) -> list[list[Recommendation]]:
         out = []
         for rq in self.index.resolve_many(queries):
@@ -77,6 +85,7 @@ class Recommender:
         if explain and isinstance(self.ranker, LearnedRanker) and len(rows):
             contrib = self.ranker.contributions(rq, rows)
         shared = index.graph.adjacency[rq.row] if rq.row is not None else None
+        known = set(index.known_partners(rq).tolist())
         out = []
         for i, (row, score) in enumerate(zip(rows, scores, strict=True)):
             org = orgs.iloc[row]
@@ -93,6 +102,9 @@ class Recommender:
                 shared_partners=self._shared_partners(rq, row) if explain else [],
                 prior_joint_projects=int(shared[0, row]) if shared is not None else 0,
                 eligibility=self._eligibility(rq, row),
+                known_partner=row in known,
+                joint_projects=self._joint_projects(rq, row) if row in known else [],
+                kind=str(index.kinds[row]),
             )
             out.append(rec)
         return out
@@ -120,6 +132,23 @@ class Recommender:
             }
             for b in best
         ]
+
+    def _joint_projects(self, rq: ResolvedQuery, row: int, top: int = 5) -> list[dict]:
+        """The query's past projects with ``row``, newest first."""
+        if rq.row is None:
+            return []
+        incidence = self.index.graph.incidence
+        cols = np.intersect1d(
+            incidence.indices[incidence.indptr[rq.row] : incidence.indptr[rq.row + 1]],
+            incidence.indices[incidence.indptr[row] : incidence.indptr[row + 1]],
+        )
+        if len(cols) == 0:
+            return []
+        ids = self.index.graph_project_ids[cols]
+        years = self.index.project_years
+        titles = self.index.project_titles
+        order = sorted(ids, key=lambda pid: (-years.get(pid, 0), str(pid)))[:top]
+        return [{"id": str(pid), "title": str(titles.get(pid, "")), "year": int(years.get(pid, 0))} for pid in order]
 
     def _shared_partners(self, rq: ResolvedQuery, row: int, top: int = 5) -> list[dict]:
         if rq.row is None:

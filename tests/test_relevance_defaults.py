@@ -1,0 +1,123 @@
+"""What a user gets by default: new partners only (known ones flagged on request), no funding bodies unless
+asked for, and a priority that really changes the ranking. A tiny world whose answers are known: three
+technology communities, plus a national research council that sits in drone projects."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender.catalogue import Catalogue
+from recommender.catalogue.build import conform
+from recommender.catalogue.schema import ORGANISATIONS, PARTICIPATIONS
+from recommender.ranking.index import InvalidQueryError, Query
+from recommender.ranking.rankers import LearnedRanker
+from recommender.ranking.service import Recommender
+from tests.synthetic import make_world
+from tests.test_ranking import make_index
+from training.ranker import TrainConfig, training_set
+
+COUNCIL = "fr-drone-research-council"
+
+
+def world_with_a_funder() -> Catalogue:
+    world = make_world()
+    council = {
+        "id": COUNCIL,
+        "name": "AGENCE NATIONALE DE LA RECHERCHE",
+        "country": "FR",
+        "region": "EU27",
+        "activity_type": "PUB",
+        "sme": False,
+        "description": "Funds research on drone swarm autonomy.",
+        "sources": "synthetic",
+    }
+    orgs = conform(pd.concat([world.organisations, pd.DataFrame([council])], ignore_index=True), ORGANISATIONS)
+    drone_projects = world.projects.loc[world.projects["title"].str.startswith("drones"), "id"]
+    links = pd.DataFrame(
+        [{"org_id": COUNCIL, "project_id": pid, "role": "participant", "country": "FR"} for pid in drone_projects[:6]]
+    )
+    participations = conform(pd.concat([world.participations, links], ignore_index=True), PARTICIPATIONS)
+    return Catalogue(orgs, world.projects, participations)
+
+
+@pytest.fixture(scope="module")
+def recommender() -> Recommender:
+    world = world_with_a_funder()
+    train_index = make_index(world, cutoff=2021)
+    ranker = LearnedRanker(train_index, n_estimators=40, min_child_samples=5)
+    ranker.fit(training_set({2022: train_index}, world, TrainConfig(label_years=(2022,)), ranker)[0])
+    serving = make_index(world)
+    return Recommender(serving, ranker.bound_to(serving))
+
+
+def test_the_council_is_a_funding_body(recommender):
+    index = recommender.index
+    assert index.kinds[index.row(COUNCIL)] == "funding" and index.funding_body[index.row(COUNCIL)]
+
+
+def test_known_partners_are_left_out_by_default_and_flagged_on_request(recommender):
+    index = recommender.index
+    query = Query(org_id="drones-eu-0", region="ANY", kind="any")
+    known = set(index.ids[index.graph.neighbours(index.row("drones-eu-0"))])
+    assert known
+    default = recommender.recommend(query, k=40)
+    assert default and not {r.org_id for r in default} & known
+    assert not any(r.known_partner for r in default)
+    assert recommender.left_out(query)["known_partners"] == len(known & set(index.ids[index.side_masks["ANY"]]))
+    included = recommender.recommend(dataclasses.replace(query, include_known=True), k=40)
+    flagged = [r for r in included if r.known_partner]
+    assert {r.org_id for r in flagged} == {r.org_id for r in included} & known and flagged
+    assert all(r.joint_projects and r.prior_joint_projects == len(r.joint_projects) or r.prior_joint_projects > 5
+               for r in flagged)
+
+
+def test_funding_bodies_are_left_out_unless_asked_for(recommender):
+    query = Query(org_id="kr-cold-drones", region="EU", priority="unmanned")
+    ids = {r.org_id for r in recommender.recommend(query, k=40)}
+    assert COUNCIL not in ids
+    assert recommender.left_out(query)["funding_bodies"] == 1
+    for kind in ("public", "any"):
+        kept = {r.org_id for r in recommender.recommend(dataclasses.replace(query, kind=kind), k=40)}
+        assert COUNCIL in kept
+    companies = recommender.recommend(dataclasses.replace(query, kind="company"), k=40)
+    assert companies and all(r.kind == "company" for r in companies)
+    with pytest.raises(InvalidQueryError, match="kind"):
+        Query(org_id="kr-cold-drones", kind="agency")
+
+
+def test_a_priority_changes_the_ranking_to_organisations_that_show_it(recommender):
+    index = recommender.index
+    drones = recommender.recommend(Query(org_id="kr-cold-drones", region="EU", priority="unmanned"), k=10)
+    chips = recommender.recommend(Query(org_id="kr-cold-drones", region="EU", priority="semiconductors"), k=10)
+    assert [r.org_id for r in drones] != [r.org_id for r in chips]
+    assert all(r.org_id.startswith("drones-") for r in drones)
+    assert all(r.org_id.startswith("chips-") for r in chips)
+    p = index.priority_index("semiconductors")
+    assert all(index.evidence[index.row(r.org_id), p] for r in chips)
+
+
+def test_cold_start_organisations_with_different_capabilities_get_different_lists(recommender):
+    index = recommender.index
+    rows = []
+    for oid, text in (("kr-new-drone", "drone swarm unmanned"), ("kr-new-chip", "semiconductor chip microelectronics")):
+        vec, scores = index.encode_texts([text])
+        rows.append((oid, vec[0], scores[0]))
+    lists = []
+    for _, vec, scores in rows:
+        rq = dataclasses.replace(index.resolve(Query(text="placeholder", region="EU")), vector=vec, scores=scores)
+        ids, _ = recommender.ranker.rank_resolved(rq, 5)
+        lists.append(ids.tolist())
+    assert lists[0] != lists[1]
+
+
+def test_ties_are_broken_by_relevance_not_by_row(recommender):
+    from recommender.ranking.rankers import top_k
+
+    rows = np.array([0, 1, 2])
+    scores = np.array([0.5, 0.5, 0.5])
+    best, _ = top_k(rows, scores, 3, tiebreak=np.array([0.1, 0.9, 0.5]))
+    assert best.tolist() == [1, 2, 0]
