@@ -217,7 +217,9 @@ class _Tags(HTMLParser):
 @pytest.fixture(scope="module")
 def written_report(recommender, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    report = build_report(recommender, ReportRequest(priority="unmanned", top=60, explain=12), LocalEngine(2))
+    report = build_report(
+        recommender, ReportRequest(priority="unmanned", top=60, explain=12, spread=1.0), LocalEngine(2)
+    )
     return report, write_report(report, out), out
 
 
@@ -231,7 +233,7 @@ def test_report_tables(recommender, written_report):
         int((index.allowed(index.resolve(request.query_for(index.ids[k]))) & index.side_masks["EU"]).sum())
         for k in korean
     )
-    assert report.meta["pairs_scored"] == expected > 0
+    assert report.meta["pairs_scored"] == expected > 0 and report.meta["spread"] == 1.0
     pairs = pd.read_parquet(out / "pairings.parquet")
     n = min(60, expected)
     assert len(pairs) == n and pairs["rank"].tolist() == list(range(1, n + 1))
@@ -286,7 +288,9 @@ def test_report_on_an_organisation_list(recommender, tmp_path):
     assert ids == ["drones-kr-8", "drones-eu-0", "chips-eu-1", "kr-cold-drones"]
     assert [(r.row, r.reason.split()[0]) for r in rejected] == [(5, "unknown"), (6, "duplicate"), (7, "missing")]
     report = build_report(
-        recommender, ReportRequest(priority="unmanned", org_ids=tuple(ids), top=50, explain=50), rejected=rejected
+        recommender,
+        ReportRequest(priority="unmanned", org_ids=tuple(ids), top=50, explain=50, spread=1.0),
+        rejected=rejected,
     )
     # chips-eu-1 shows no unmanned capability, so only the drone pairs are scored
     assert report.meta["pairs_scored"] == 2 and len(report.pairings) == 2

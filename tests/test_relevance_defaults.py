@@ -121,3 +121,45 @@ def test_ties_are_broken_by_relevance_not_by_row(recommender):
     scores = np.array([0.5, 0.5, 0.5])
     best, _ = top_k(rows, scores, 3, tiebreak=np.array([0.1, 0.9, 0.5]))
     assert best.tolist() == [1, 2, 0]
+
+
+# ---- the partnership map spreads partners ---------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from recommender.ranking.pairings import partner_cap, spread_pairs  # noqa: E402
+
+pair_lists = st.lists(
+    st.tuples(st.integers(0, 6), st.integers(0, 9), st.floats(0, 1, allow_nan=False)), min_size=0, max_size=60
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs=pair_lists, cap=st.integers(1, 4), per_korean=st.none() | st.integers(1, 5))
+def test_spread_never_exceeds_the_caps_and_keeps_the_best_first(pairs, cap, per_korean):
+    kr = np.array([p[0] for p in pairs], dtype=np.int64)
+    eu = np.array([p[1] for p in pairs], dtype=np.int64)
+    score = np.array([p[2] for p in pairs], dtype=np.float64)
+    keep = spread_pairs(kr, eu, score, cap, per_korean)
+    assert np.all(np.bincount(eu[keep], minlength=10) <= cap)
+    if per_korean is not None:
+        assert np.all(np.bincount(kr[keep], minlength=7) <= per_korean)
+    assert np.all(np.diff(score[keep]) <= 0)
+    # order of the input does not matter
+    perm = np.random.default_rng(0).permutation(len(pairs))
+    again = spread_pairs(kr[perm], eu[perm], score[perm], cap, per_korean)
+    assert sorted(zip(kr[perm][again], eu[perm][again], strict=True)) == sorted(zip(kr[keep], eu[keep], strict=True))
+
+
+def test_one_hub_is_not_handed_to_every_korean_organisation():
+    kr = np.repeat(np.arange(10), 3)
+    eu = np.tile([0, 1, 2], 10)  # everybody's favourites are the same three hubs...
+    score = np.where(eu == 0, 0.9, 0.5) - kr * 0.001
+    kr = np.concatenate([kr, np.arange(10)])
+    eu = np.concatenate([eu, 10 + np.arange(10)])  # ...and each has one specialist of its own
+    score = np.concatenate([score, np.full(10, 0.4)])
+    keep = spread_pairs(kr, eu, score, partner_cap(10, 0.2), per_korean=3)
+    assert partner_cap(10, 0.2) == 2
+    assert (eu[keep] == 0).sum() == 2
+    assert set(kr[keep].tolist()) == set(range(10))  # every Korean organisation still gets partners
+    assert set(range(12, 20)) <= set(eu[keep].tolist())  # those the hubs are full for get their specialist

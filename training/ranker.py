@@ -6,6 +6,10 @@ with its generated candidates, graded by the pairs that formed in Y:
     in coordination, co-fund or training actions, so that agency networks do not pass for R&D);
   - defence queries: a European EDF participant of Y asking for EDF partners (instrument edf-research),
     labelled by its new partners in EDF consortia of Y, with a larger weight (``defence_weight``);
+  - defence queries with a simulated EDF record: the EDF projects of Y split in two halves by project;
+    one half joins the history (as if signed the year before), the other half gives the labels. EDF
+    exists only from 2022, so without this a model trained on 2022 never sees an organisation with an
+    EDF record, yet at serving time that record is the strongest defence signal there is;
   - priority queries: an organisation in projects of Y tagged with a priority, asking with that priority,
     labelled by its new partners in those projects;
   - text queries: a project's text and its consortium.
@@ -57,6 +61,7 @@ class TrainConfig:
     defence_weight: float = 4.0
     max_eval_text_queries: int = 400
     max_eval_priority_queries: int = 120
+    simulated_defence_history: bool = True
     seed: int = 0
 
     @property
@@ -130,9 +135,9 @@ def new_partner_grades(index: RankingIndex, links: pd.DataFrame) -> dict[str, di
 # ---- groups ------------------------------------------------------------------------------------------------
 @dataclass
 class _Groups:
-    X: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"org": [], "text": []})
-    y: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"org": [], "text": []})
-    weights: dict[str, list[float]] = field(default_factory=lambda: {"org": [], "text": []})
+    X: dict[str, list[np.ndarray]] = field(default_factory=lambda: {h: [] for h in LearnedRanker.HEADS})
+    y: dict[str, list[np.ndarray]] = field(default_factory=lambda: {h: [] for h in LearnedRanker.HEADS})
+    weights: dict[str, list[float]] = field(default_factory=lambda: {h: [] for h in LearnedRanker.HEADS})
     kinds: dict[str, int] = field(default_factory=dict)
 
     def training_set(self) -> TrainingSet:
@@ -253,6 +258,53 @@ def year_groups(
         groups.kinds["text"] = groups.kinds.get("text", 0) + 1
 
 
+def with_half_of_a_year_as_history(catalogue: Catalogue, year: int, half: set[str]) -> Catalogue:
+    """The catalogue with the projects in ``half`` (of ``year``) moved to the year before, so that an index
+    with cut-off ``year - 1`` counts them as history."""
+    projects = catalogue.projects.copy()
+    moved = projects["id"].isin(half).to_numpy()
+    projects.loc[moved, "year"] = year - 1
+    return Catalogue(catalogue.organisations, projects, catalogue.participations)
+
+
+def simulated_defence_groups(
+    ranker: LearnedRanker,
+    catalogue: Catalogue,
+    profiles: Profiles,
+    encode: TextEncoderFn | None,
+    rulebook,
+    thresholds: np.ndarray | None,
+    year: int,
+    cfg: TrainConfig,
+    groups: _Groups,
+    projects: set[str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Defence groups of ``year`` whose history holds half of that year's EDF projects (see the module
+    docstring); each half is history once and labels once."""
+    chosen = catalogue.projects[(catalogue.projects["year"] == year) & (catalogue.projects["programme"] == "edf")]
+    ids = np.array(sorted(set(chosen["id"]) & (projects if projects is not None else set(chosen["id"]))))
+    if len(ids) < 4:
+        return
+    halves = np.random.default_rng(cfg.seed + year).permutation(len(ids)) % 2
+    rng = np.random.default_rng(cfg.seed + year + 1)
+    for h in (0, 1):
+        history, labels = set(ids[halves == h]), set(ids[halves != h])
+        shifted = with_half_of_a_year_as_history(catalogue, year, history)
+        index = RankingIndex(
+            shifted, profiles, build_graph(shifted, year - 1), encode, rulebook, priority_thresholds=thresholds
+        )
+        bound = ranker.bound_to(index)
+        yl = year_links(index, catalogue, year, labels)
+        grades = new_partner_grades(index, yl.links)
+        europeans = sorted(o for o in grades if index.side_masks["EU"][index.row_of[o]])
+        progress(f"{year}: {len(europeans)} defence queries with half of the year's EDF projects as history")
+        for org in europeans:
+            query = Query(org_id=org, region="EU", instrument=DEFENCE_INSTRUMENT)
+            _add_group(groups, "defence-simulated", bound, query, grades[org], cfg.defence_weight, rng,
+                       cfg.negatives_per_query)
+
+
 def training_set(
     indexes: dict[int, RankingIndex],
     catalogue: Catalogue,
@@ -265,8 +317,15 @@ def training_set(
     labels to some of its projects (for folds grouped by project)."""
     groups = _Groups()
     for year in cfg.label_years:
-        bound = ranker.bound_to(indexes[year])
-        year_groups(bound, catalogue, year, cfg, groups, (projects or {}).get(year), progress)
+        index = indexes[year]
+        bound = ranker.bound_to(index)
+        subset = (projects or {}).get(year)
+        year_groups(bound, catalogue, year, cfg, groups, subset, progress)
+        if cfg.simulated_defence_history:
+            simulated_defence_groups(
+                bound, catalogue, index.profiles, index.encode_texts, index.rulebook, index.priority_thresholds,
+                year, cfg, groups, subset, progress,
+            )
     return groups.training_set(), dict(groups.kinds)
 
 

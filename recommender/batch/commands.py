@@ -108,6 +108,11 @@ def report_command(
     include_known: Annotated[
         bool, typer.Option("--include-known", help="Also pair organisations that have already worked together.")
     ] = False,
+    spread: Annotated[
+        float,
+        typer.Option(help="Largest share of the Korean organisations one European organisation is proposed to "
+                     "in the map (1 = no limit)."),
+    ] = 0.2,
     kind: Annotated[
         str | None,
         typer.Option(help="Kind of organisation: company, research, university, public or any (default: every kind "
@@ -134,6 +139,7 @@ def report_command(
         keep_ineligible=keep_ineligible,
         include_known=include_known,
         kind=kind,
+        spread=spread,
         org_ids=org_ids,
         top=top,
         explain=explain,

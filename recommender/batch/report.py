@@ -21,7 +21,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from recommender.batch.engines import Engine, InlineEngine
-from recommender.batch.pairs import PairScan, ScanConfig, country_labels, scan_pairs
+from recommender.batch.pairs import PairScan, ScanConfig, TopPairs, country_labels, scan_pairs
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.catalogue import RowError
 from recommender.catalogue.kinds import kind_mask
@@ -29,6 +29,7 @@ from recommender.csvfiles import csv_records
 from recommender.errors import CorridorError
 from recommender.ranking.features import FEATURES, LABELS
 from recommender.ranking.index import Query, RankingIndex
+from recommender.ranking.pairings import DEFAULT_SPREAD, partner_cap, spread_pairs
 from recommender.ranking.rankers import LearnedRanker
 from recommender.ranking.service import Recommender
 
@@ -50,11 +51,14 @@ class ReportRequest:
     per_org: int = 3  # best partners listed per Korean organisation
     block: int = 16_384  # European candidates per model call
     include_known: bool = False  # also pair organisations that have already worked together
+    spread: float = DEFAULT_SPREAD  # one European organisation is proposed to at most this share of Korean ones
     kind: str | None = None  # kind of European partner; None: every kind but funding bodies
 
     def __post_init__(self) -> None:
         if self.top < 1 or self.explain < 0 or self.per_org < 1:
             raise ReportRequestError("top and per_org must be at least 1 and explain at least 0")
+        if not 0 < self.spread <= 1:
+            raise ReportRequestError(f"spread must be in (0, 1], got {self.spread}")
 
     def query_for(self, korean_id: str) -> Query:
         """The query each Korean organisation's row of the map answers (as `corridor recommend` would)."""
@@ -149,9 +153,12 @@ def build_report(
         include_known=request.include_known,
         kind=request.kind,
         engine=engine,
-        config=ScanConfig(top=request.top, per_org=request.per_org, block=request.block),
+        config=ScanConfig(
+            top=request.top * SPREAD_HEADROOM, per_org=request.per_org * SPREAD_HEADROOM, block=request.block
+        ),
         progress=progress,
     )
+    spread_scan(scan, request)
     scored = time.perf_counter()
     pairings = _pairings(index, ranker, request, scan, labels, progress)
     countries = _countries(index, scan, pairings)
@@ -176,6 +183,8 @@ def build_report(
         "instrument": request.instrument,
         "keep_ineligible": request.keep_ineligible,
         "include_known": request.include_known,
+        "spread": request.spread,
+        "partner_cap": partner_cap(len(kr_rows), request.spread),
         "kind": request.kind,
         "left_out": {
             "funding_bodies": int((index.funding_body & (index.side_masks["KR"] | index.side_masks["EU"])).sum())
@@ -203,6 +212,33 @@ def build_report(
         "rejected_rows": len(report.rejected),
     }
     return report
+
+
+SPREAD_HEADROOM = 8  # the scan keeps this many times more pairs than shown, for the spread to choose from
+
+
+def spread_scan(scan: PairScan, request: ReportRequest) -> None:
+    """Keep the pairs the map shows (see :func:`recommender.ranking.pairings.spread_pairs`): in the top
+    pairings and in each Korean organisation's best partners, no European organisation is proposed to more
+    than a ``request.spread`` share of the Korean organisations."""
+    cap = partner_cap(len(scan.kr_rows), request.spread)
+    top = scan.top
+    keep = spread_pairs(top.kr, top.eu, top.score, cap, limit=request.top)
+    scan.top = TopPairs(top.kr[keep], top.eu[keep], top.score[keep])
+    rows, scores = scan.kr_best_rows, scan.kr_best_scores
+    present = rows >= 0
+    kr = np.repeat(scan.kr_rows, rows.shape[1]).reshape(rows.shape)[present]
+    chosen = spread_pairs(kr, rows[present], scores[present], cap, per_korean=request.per_org)
+    best_rows = np.full((len(scan.kr_rows), request.per_org), -1, dtype=np.int64)
+    best_scores = np.full((len(scan.kr_rows), request.per_org), np.nan)
+    position = {int(k): i for i, k in enumerate(scan.kr_rows)}
+    filled = np.zeros(len(scan.kr_rows), dtype=np.int64)
+    for i in chosen:  # already best first
+        k = position[int(kr[i])]
+        best_rows[k, filled[k]] = rows[present][i]
+        best_scores[k, filled[k]] = scores[present][i]
+        filled[k] += 1
+    scan.kr_best_rows, scan.kr_best_scores = best_rows, best_scores
 
 
 def _scope(index: RankingIndex, request: ReportRequest) -> tuple[np.ndarray, np.ndarray]:

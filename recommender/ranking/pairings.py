@@ -14,6 +14,7 @@ from recommender.ranking.service import Recommender
 
 PARTNERS_PER_KOREAN_ORG = 10
 PRIORITY_THRESHOLD = 0.5
+DEFAULT_SPREAD = 0.2  # in a map, one European organisation is proposed to at most this share of Korean ones
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,12 @@ def top_pairings(
     per_org: int = PARTNERS_PER_KOREAN_ORG,
     include_known: bool = False,
     kind: str | None = None,
+    spread: float = DEFAULT_SPREAD,
 ) -> list[Pairing]:
     """For each Korean organisation with demonstrated capability in ``priority`` (of the requested kind;
     funding bodies out by default), its ``per_org`` best European partners for ``priority`` (and
-    ``instrument``); then the ``k`` best pairs overall (score, then ids, descending)."""
+    ``instrument``); then the ``k`` best pairs overall, each European organisation proposed to at most a
+    ``spread`` share of the Korean organisations (see :func:`spread_pairs`)."""
     index = recommender.index
     p = index.priority_index(priority)  # unknown priorities raise before any ranking
     if instrument:
@@ -62,10 +65,14 @@ def top_pairings(
         for oid in korean
     ]
     results = recommender.recommend_batch(queries, k=per_org, explain=False)
-    pairs = [(r.score, str(q.org_id), r) for q, recs in zip(queries, results, strict=True) for r in recs]
-    pairs.sort(key=lambda p: (-p[0], p[1], p[2].org_id))
+    flat = [(r.score, str(q.org_id), r) for q, recs in zip(queries, results, strict=True) for r in recs]
+    kr_rows = np.array([index.row_of[kr_id] for _, kr_id, _ in flat], dtype=np.int64)
+    eu_rows = np.array([index.row_of[r.org_id] for _, _, r in flat], dtype=np.int64)
+    scores = np.array([s for s, _, _ in flat], dtype=np.float64)
+    keep = spread_pairs(kr_rows, eu_rows, scores, partner_cap(len(queries), spread), limit=k)
+    pairs = [flat[i] for i in keep]
     out = []
-    for rank, (score, kr_id, rec) in enumerate(pairs[:k], start=1):
+    for rank, (score, kr_id, rec) in enumerate(pairs, start=1):
         out.append(
             Pairing(
                 rank=rank,
@@ -147,3 +154,32 @@ class OrganisationSearch:
             rows = rows[np.argsort(self.name_rank[rows], kind="stable")]
         page = slice(offset, offset + limit)
         return SearchResult(len(rows), rows[page], None if scores is None else scores[page])
+
+
+# ---------------------------------------------------------------------------------------------------------
+def partner_cap(n_korean: int, share: float) -> int:
+    """How many Korean organisations one European organisation may be proposed to in a map."""
+    return max(1, int(np.ceil(share * n_korean)))
+
+
+def spread_pairs(kr: np.ndarray, eu: np.ndarray, score: np.ndarray, cap: int, per_korean: int | None = None,
+                 limit: int | None = None) -> np.ndarray:
+    """Positions of the pairs a partnership map shows: best score first (ties: Korean row, then European row),
+    each European organisation at most ``cap`` times and each Korean one at most ``per_korean`` times.
+
+    One European hub cannot co-develop with every Korean organisation, and a map that hands the same three
+    research giants to everybody tells its reader nothing; the scores themselves are left as they are."""
+    order = np.lexsort((eu, kr, -score))
+    used_eu: dict[int, int] = {}
+    used_kr: dict[int, int] = {}
+    keep = []
+    for i in order:
+        e, k = int(eu[i]), int(kr[i])
+        if used_eu.get(e, 0) >= cap or (per_korean is not None and used_kr.get(k, 0) >= per_korean):
+            continue
+        used_eu[e] = used_eu.get(e, 0) + 1
+        used_kr[k] = used_kr.get(k, 0) + 1
+        keep.append(i)
+        if limit is not None and len(keep) >= limit:
+            break
+    return np.asarray(keep, dtype=np.int64)

@@ -301,16 +301,18 @@ class LearnedRanker(Ranker):
     name = "learned"
     description = "candidate generators + LightGBM LambdaMART over pair features"
     # org: organisation queries, European or not (the feature query_outside_europe tells them apart);
+    # defence: organisation queries under a defence instrument (EDF, EDIP, SAFE), trained on EDF consortia
+    #   only, so that defence rows are not outweighed by the Horizon Europe majority;
     # text: free-text queries, which have no country and no place in the graph.
-    HEADS = ("org", "text")
+    HEADS = ("org", "defence", "text")
 
     def __init__(
         self,
         index: RankingIndex,
         candidates: CandidateConfig | None = None,
-        n_estimators: int = 300,
+        n_estimators: int = 150,
         learning_rate: float = 0.05,
-        num_leaves: int = 31,
+        num_leaves: int = 15,
         min_child_samples: int = 50,
         reg_lambda: float = 1.0,
         colsample_bytree: float = 0.8,
@@ -380,13 +382,18 @@ class LearnedRanker(Ranker):
             self.heads_[head] = model.booster_
         if "org" not in self.heads_ or "text" not in self.heads_:
             raise ValueError("LearnedRanker.fit needs training rows for the org and text heads")
+        if "defence" not in self.heads_:  # no EDF consortia to learn from: the org head serves them
+            self.heads_["defence"] = self.heads_["org"]
         self.fitted_ = True
         return self
 
     @staticmethod
     def head_for(rq: ResolvedQuery) -> str:
-        """Organisations (with or without history) use the org head, trained on newcomers too."""
-        return "text" if rq.row is None else "org"
+        """Free text uses the text head; organisations (newcomers too) the org head, or the defence head
+        when they ask under a defence instrument."""
+        if rq.row is None:
+            return "text"
+        return "defence" if rq.query.instrument in DEFENCE_INSTRUMENTS else "org"
 
     def context(self, rq: ResolvedQuery) -> QueryContext:
         return query_context(self.index, rq)
