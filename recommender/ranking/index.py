@@ -16,6 +16,7 @@ from recommender.errors import CorridorError, UnknownOrganisationError
 from recommender.graph import CollaborationGraph
 from recommender.history import ProgrammeHistory, build_history
 from recommender.profiles.profiles import Profiles
+from recommender.profiles.taxonomy import TermMatcher
 from recommender.ranking.lexical import LexicalIndex, build_lexical_index
 
 EUROPE_REGIONS = frozenset({"EU27", "EEA-EFTA", "UA"})
@@ -166,6 +167,15 @@ class RankingIndex:
         description_only = has_description & (self.own_projects == 0)
         described = description_only[:, None] & (prof.org_scores >= thresholds[None, :])
         self.evidence = (self.evidence_projects > 0) | self.declared | described
+        # Evidence in the organisation's own words (a tagged project, or a curated term of the priority in
+        # its description), as opposed to a declared area alone: maps show such pairs first.
+        matcher = TermMatcher(prof.taxonomy)
+        in_description = np.zeros_like(self.evidence)
+        for oid, text in prof.org_description_texts.items():
+            row = self.row_of.get(oid)
+            if row is not None and text:
+                in_description[row] = [bool(found) for found in matcher.find(text)]
+        self.evidence_in_text = (self.evidence_projects > 0) | (in_description & self.evidence)
         self.evidence_share = np.divide(
             self.evidence_projects, self.own_projects[:, None],
             out=np.zeros_like(self.evidence_projects), where=self.own_projects[:, None] > 0,

@@ -69,7 +69,8 @@ def top_pairings(
     kr_rows = np.array([index.row_of[kr_id] for _, kr_id, _ in flat], dtype=np.int64)
     eu_rows = np.array([index.row_of[r.org_id] for _, _, r in flat], dtype=np.int64)
     scores = np.array([s for s, _, _ in flat], dtype=np.float64)
-    keep = spread_pairs(kr_rows, eu_rows, scores, partner_cap(len(queries), spread), limit=k)
+    tier = index.evidence_in_text[kr_rows, p].astype(int) + index.evidence_in_text[eu_rows, p].astype(int)
+    keep = spread_pairs(kr_rows, eu_rows, scores, partner_cap(len(queries), spread), limit=k, tier=tier)
     pairs = [flat[i] for i in keep]
     out = []
     for rank, (score, kr_id, rec) in enumerate(pairs, start=1):
@@ -162,14 +163,22 @@ def partner_cap(n_korean: int, share: float) -> int:
     return max(1, int(np.ceil(share * n_korean)))
 
 
-def spread_pairs(kr: np.ndarray, eu: np.ndarray, score: np.ndarray, cap: int, per_korean: int | None = None,
-                 limit: int | None = None) -> np.ndarray:
-    """Positions of the pairs a partnership map shows: best score first (ties: Korean row, then European row),
-    each European organisation at most ``cap`` times and each Korean one at most ``per_korean`` times.
+def spread_pairs(
+    kr: np.ndarray,
+    eu: np.ndarray,
+    score: np.ndarray,
+    cap: int,
+    per_korean: int | None = None,
+    limit: int | None = None,
+    tier: np.ndarray | None = None,
+) -> np.ndarray:
+    """Positions of the pairs a partnership map shows: higher ``tier`` first (when given: how many sides show
+    the priority in their own texts), then best score (ties: Korean row, then European row), each European
+    organisation at most ``cap`` times and each Korean one at most ``per_korean`` times.
 
     One European hub cannot co-develop with every Korean organisation, and a map that hands the same three
     research giants to everybody tells its reader nothing; the scores themselves are left as they are."""
-    order = np.lexsort((eu, kr, -score))
+    order = np.lexsort((eu, kr, -score, -(tier if tier is not None else np.zeros(len(score)))))
     used_eu: dict[int, int] = {}
     used_kr: dict[int, int] = {}
     keep = []
