@@ -284,6 +284,11 @@ class Recommendation(BaseModel):
         default_factory=list, description="The past joint projects, newest first."
     )
     kind: str = Field("", description="company, research, university, public or funding", examples=["company"])
+    priority_evidence: dict | None = Field(
+        None,
+        description="With a priority: the candidate's own projects in it (projects_in_priority, best projects), "
+        "whether its own texts show it (in_own_texts) and whether the area is declared.",
+    )
 
 
 class QueryEcho(BaseModel):

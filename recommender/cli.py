@@ -484,6 +484,14 @@ def _print_recommendations(recs, json_out: bool, title: str, left_out: dict[str,
             why.append("projects: " + "; ".join(p["title"][:45] for p in r.relevant_projects[:2]))
         if r.shared_partners:
             why.append("shared partners: " + ", ".join(p["name"][:30] for p in r.shared_partners[:3]))
+        if r.priority_evidence:
+            ev = r.priority_evidence
+            shown = f"{ev['projects_in_priority']} own project(s) in {ev['priority']}"
+            if ev["projects"]:
+                shown += ": " + "; ".join(p["title"][:40] for p in ev["projects"][:2])
+            if ev["declared"] and not ev["projects_in_priority"]:
+                shown = f"declares {ev['priority']}" + ("" if ev["in_own_texts"] else " (not in its own texts)")
+            why.append(shown)
         if r.known_partner:
             joint = "; ".join(f"{p['title'][:40]} ({p['year']})" for p in r.joint_projects[:2])
             why.append(f"KNOWN PARTNER: {r.prior_joint_projects} joint project(s): {joint}")

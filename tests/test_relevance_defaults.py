@@ -163,3 +163,10 @@ def test_one_hub_is_not_handed_to_every_korean_organisation():
     assert (eu[keep] == 0).sum() == 2
     assert set(kr[keep].tolist()) == set(range(10))  # every Korean organisation still gets partners
     assert set(range(12, 20)) <= set(eu[keep].tolist())  # those the hubs are full for get their specialist
+
+
+def test_a_priority_recommendation_shows_its_evidence(recommender):
+    recs = recommender.recommend(Query(org_id="kr-cold-drones", region="EU", priority="drones"), k=5)
+    assert recs and all(r.priority_evidence["priority"] == "unmanned" for r in recs)
+    assert all(r.priority_evidence["projects"] or r.priority_evidence["declared"] for r in recs)
+    assert recommender.recommend(Query(org_id="kr-cold-drones", region="EU"), k=3)[0].priority_evidence is None

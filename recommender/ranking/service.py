@@ -43,6 +43,7 @@ class Recommendation:
     known_partner: bool = False  # worked with the query before (only ranked with include_known)
     joint_projects: list[dict] = field(default_factory=list)  # those past joint projects, newest first
     kind: str = ""  # company, research, university, public, funding
+    priority_evidence: dict | None = None  # with a priority: the candidate's own projects in it, declared or not
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +106,7 @@ class Recommender:
                 known_partner=row in known,
                 joint_projects=self._joint_projects(rq, row) if row in known else [],
                 kind=str(index.kinds[row]),
+                priority_evidence=self._priority_evidence(rq, row),
             )
             out.append(rec)
         return out
@@ -132,6 +134,34 @@ class Recommender:
             }
             for b in best
         ]
+
+    def _priority_evidence(self, rq: ResolvedQuery, row: int, top: int = 3) -> dict | None:
+        """Why the candidate counts as capable in the requested priority: its own projects scored in it
+        (best first), whether its description shows it, and whether the area is declared."""
+        p = self.index.priority_index(rq.query.priority)
+        if p is None:
+            return None
+        index, prof = self.index, self.index.profiles
+        weights = prof.org_weights
+        cols = weights.indices[weights.indptr[row] : weights.indptr[row + 1]]
+        scores = prof.project_scores[cols, p] if len(cols) else np.zeros(0)
+        shown = np.flatnonzero(scores >= index.evidence_thresholds[p])
+        best = shown[np.argsort(-scores[shown], kind="stable")][:top]
+        titles = index.project_titles
+        return {
+            "priority": prof.taxonomy.ids[p],
+            "projects_in_priority": int(index.evidence_projects[row, p]),
+            "projects": [
+                {
+                    "id": str(prof.project_ids[cols[b]]),
+                    "title": str(titles.get(prof.project_ids[cols[b]], "")),
+                    "score": round(float(scores[b]), 3),
+                }
+                for b in best
+            ],
+            "in_own_texts": bool(index.evidence_in_text[row, p]),
+            "declared": bool(index.declared[row, p]),
+        }
 
     def _joint_projects(self, rq: ResolvedQuery, row: int, top: int = 5) -> list[dict]:
         """The query's past projects with ``row``, newest first."""
