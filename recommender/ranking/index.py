@@ -18,6 +18,7 @@ from recommender.history import ProgrammeHistory, build_history
 from recommender.profiles.profiles import Profiles
 from recommender.profiles.taxonomy import TermMatcher
 from recommender.ranking.lexical import LexicalIndex, build_lexical_index
+from recommender.ranking.vector_search import VectorSearch, build_vector_search
 
 EUROPE_REGIONS = frozenset({"EU27", "EEA-EFTA", "UA"})
 SIDES = ("EU", "KR", "ANY")
@@ -250,11 +251,25 @@ class RankingIndex:
             row = self.row_of.get(oid)
             if row is not None:
                 mask[row] = False
-        mask &= kind_mask(self.kinds, rq.query.kind)
+        mask &= self.kind_allowed(rq.query.kind)
         p = self.priority_index(rq.query.priority)
         if p is not None:
             mask &= self.evidence[:, p]
         return mask
+
+    def kind_allowed(self, kind_filter: str | None) -> np.ndarray:
+        """The organisations a kind filter allows (see ``kind_mask``), built once per filter."""
+        key = f"kind:{kind_filter}"
+        if key not in self._popular:
+            self._popular[key] = kind_mask(self.kinds, kind_filter)
+        return self._popular[key]
+
+    @property
+    def vector_search(self) -> VectorSearch:
+        """Nearest-profile search for the semantic generator (exact on catalogues of the shipped size)."""
+        if "vector_search" not in self._popular:
+            self._popular["vector_search"] = build_vector_search(self.vectors)  # type: ignore[assignment]
+        return self._popular["vector_search"]  # type: ignore[return-value]
 
     def known_partners(self, rq: ResolvedQuery) -> np.ndarray:
         """Rows the query organisation has worked with (empty for free text)."""

@@ -257,8 +257,8 @@ def generate_candidates(
         return out
     if rq.has_profile:
         profiled = allowed[index.has_profile[allowed]]
-        sims = (index.vectors @ rq.vector)[profiled]  # one pass over the matrix, no row copy
-        out["semantic"] = top_k(profiled, sims.astype(np.float64), cfg.semantic)[0]
+        near, sims = index.vector_search.shortlist(rq.vector, profiled, cfg.semantic)
+        out["semantic"] = top_k(near, sims, cfg.semantic)[0]
     lexical = ctx.lexical[allowed]
     matched = lexical > 0
     out["lexical"] = top_k(allowed[matched], lexical[matched], cfg.lexical)[0]
