@@ -151,6 +151,44 @@ def test_spread_never_exceeds_the_caps_and_keeps_the_best_first(pairs, cap, per_
     assert sorted(zip(kr[perm][again], eu[perm][again], strict=True)) == sorted(zip(kr[keep], eu[keep], strict=True))
 
 
+@settings(max_examples=200, deadline=None)
+@given(pairs=pair_lists, cap=st.integers(1, 4), per_korean=st.integers(1, 5), block=st.integers(1, 12),
+       limit=st.integers(1, 40))
+def test_blocks_keep_the_european_cap_and_the_order_and_fill_what_the_korean_limit_leaves(
+    pairs, cap, per_korean, block, limit
+):
+    kr = np.array([p[0] for p in pairs], dtype=np.int64)
+    eu = np.array([p[1] for p in pairs], dtype=np.int64)
+    score = np.array([p[2] for p in pairs], dtype=np.float64)
+    keep = spread_pairs(kr, eu, score, cap, per_korean, limit, block=block)
+    assert len(set(keep.tolist())) == len(keep)
+    assert np.all(np.bincount(eu[keep], minlength=10) <= cap)
+    for start in range(0, len(keep), block):  # within a block the best come first
+        assert np.all(np.diff(score[keep[start : start + block]]) <= 0)
+    # the Korean limit never costs a pair: as many are shown as the European cap alone would allow
+    assert len(keep) == len(spread_pairs(kr, eu, score, cap, None, limit))
+
+
+def test_a_share_cap_never_exceeds_the_share():
+    assert partner_cap(11, 0.2) == 2  # 3 of 11 would be 27%
+    assert partner_cap(10, 0.2) == 2
+    assert partner_cap(3, 0.2) == 1
+
+
+def test_each_block_of_the_top_pairings_names_many_korean_organisations():
+    kr = np.repeat(np.arange(12), 20)  # twelve Korean organisations, the first ones scoring highest
+    eu = np.tile(np.arange(20), 12)
+    score = 1.0 - kr * 0.01 - eu * 0.0001
+    keep = spread_pairs(kr, eu, score, cap=12, per_korean=5, limit=100, block=50)
+    assert len(keep) == 100
+    assert len(set(kr[keep[:50]].tolist())) == 10 and len(set(kr[keep[50:]].tolist())) >= 10
+    assert set(kr[keep[:10]].tolist()) == {0, 1}  # the best Korean organisations still lead
+    two = kr < 2  # only two Korean organisations: the Korean limit yields, the block still fills
+    keep = spread_pairs(kr[two], eu[two], score[two], cap=2, per_korean=5, limit=30, block=50)
+    assert len(keep) == 30
+    assert list(keep) == sorted(keep, key=lambda i: (-score[two][i], kr[two][i], eu[two][i]))
+
+
 def test_one_hub_is_not_handed_to_every_korean_organisation():
     kr = np.repeat(np.arange(10), 3)
     eu = np.tile([0, 1, 2], 10)  # everybody's favourites are the same three hubs...

@@ -29,7 +29,7 @@ from recommender.csvfiles import csv_records
 from recommender.errors import CorridorError
 from recommender.ranking.features import FEATURES, LABELS
 from recommender.ranking.index import Query, RankingIndex
-from recommender.ranking.pairings import DEFAULT_SPREAD, partner_cap, spread_pairs
+from recommender.ranking.pairings import DEFAULT_SPREAD, TOP_BLOCK, TOP_PER_KOREAN, partner_cap, spread_pairs
 from recommender.ranking.rankers import LearnedRanker
 from recommender.ranking.service import Recommender
 
@@ -220,8 +220,9 @@ SPREAD_HEADROOM = 8  # the scan keeps this many times more pairs than shown, for
 def spread_scan(scan: PairScan, request: ReportRequest) -> None:
     """Keep the pairs the map shows (see :func:`recommender.ranking.pairings.spread_pairs`): in the top
     pairings and in each Korean organisation's best partners, no European organisation is proposed to more
-    than a ``request.spread`` share of the Korean organisations, and pairs whose sides show the priority in
-    their own texts (not only as a declared area) come first."""
+    than a ``request.spread`` share of the Korean organisations; in each block of 50 top pairings no Korean
+    organisation takes more than 5 while others have pairs to show; pairs whose sides show the priority in their
+    own texts (not only as a declared area) come first."""
     cap = partner_cap(len(scan.kr_rows), request.spread)
     index = scan.job.ranker.index
     p = index.priority_index(request.priority)
@@ -229,12 +230,20 @@ def spread_scan(scan: PairScan, request: ReportRequest) -> None:
     def tier(kr: np.ndarray, eu: np.ndarray) -> np.ndarray:
         return index.evidence_in_text[kr, p].astype(int) + index.evidence_in_text[eu, p].astype(int)
 
-    top = scan.top
-    keep = spread_pairs(top.kr, top.eu, top.score, cap, limit=request.top, tier=tier(top.kr, top.eu))
-    scan.top = TopPairs(top.kr[keep], top.eu[keep], top.score[keep])
     rows, scores = scan.kr_best_rows, scan.kr_best_scores
     present = rows >= 0
     kr = np.repeat(scan.kr_rows, rows.shape[1]).reshape(rows.shape)[present]
+    # The top pairings choose among the scan's best pairs and every Korean organisation's best partners,
+    # so that Korean organisations below the very top still have pairs to offer.
+    pool_kr = np.concatenate([scan.top.kr, kr])
+    pool_eu = np.concatenate([scan.top.eu, rows[present]])
+    pool_score = np.concatenate([scan.top.score, scores[present]])
+    _, first = np.unique(np.stack([pool_kr, pool_eu]), axis=1, return_index=True)
+    pool_kr, pool_eu, pool_score = pool_kr[first], pool_eu[first], pool_score[first]
+    keep = spread_pairs(
+        pool_kr, pool_eu, pool_score, cap, TOP_PER_KOREAN, request.top, tier(pool_kr, pool_eu), block=TOP_BLOCK
+    )
+    scan.top = TopPairs(pool_kr[keep], pool_eu[keep], pool_score[keep])
     chosen = spread_pairs(
         kr, rows[present], scores[present], cap, per_korean=request.per_org, tier=tier(kr, rows[present])
     )

@@ -70,7 +70,9 @@ def top_pairings(
     eu_rows = np.array([index.row_of[r.org_id] for _, _, r in flat], dtype=np.int64)
     scores = np.array([s for s, _, _ in flat], dtype=np.float64)
     tier = index.evidence_in_text[kr_rows, p].astype(int) + index.evidence_in_text[eu_rows, p].astype(int)
-    keep = spread_pairs(kr_rows, eu_rows, scores, partner_cap(len(queries), spread), limit=k, tier=tier)
+    keep = spread_pairs(
+        kr_rows, eu_rows, scores, partner_cap(len(queries), spread), TOP_PER_KOREAN, k, tier, block=TOP_BLOCK
+    )
     pairs = [flat[i] for i in keep]
     out = []
     for rank, (score, kr_id, rec) in enumerate(pairs, start=1):
@@ -159,8 +161,13 @@ class OrganisationSearch:
 
 # ---------------------------------------------------------------------------------------------------------
 def partner_cap(n_korean: int, share: float) -> int:
-    """How many Korean organisations one European organisation may be proposed to in a map."""
-    return max(1, int(np.ceil(share * n_korean)))
+    """How many Korean organisations one European organisation may be proposed to in a map: at most
+    ``share`` of them (never fewer than one)."""
+    return max(1, int(np.floor(share * n_korean + 1e-9)))
+
+
+TOP_BLOCK = 50
+TOP_PER_KOREAN = 5
 
 
 def spread_pairs(
@@ -171,24 +178,58 @@ def spread_pairs(
     per_korean: int | None = None,
     limit: int | None = None,
     tier: np.ndarray | None = None,
+    block: int | None = None,
 ) -> np.ndarray:
     """Positions of the pairs a partnership map shows: higher ``tier`` first (when given: how many sides show
     the priority in their own texts), then best score (ties: Korean row, then European row), each European
     organisation at most ``cap`` times and each Korean one at most ``per_korean`` times.
 
+    With ``block``, the Korean limit holds within each block of ``block`` consecutive pairs (ranks 1-50,
+    51-100, ...) and yields when too few Korean organisations are left to fill a block; so any top 50
+    names at least ten Korean organisations when ten have pairs to show.
+
     One European hub cannot co-develop with every Korean organisation, and a map that hands the same three
     research giants to everybody tells its reader nothing; the scores themselves are left as they are."""
     order = np.lexsort((eu, kr, -score, -(tier if tier is not None else np.zeros(len(score)))))
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
     used_eu: dict[int, int] = {}
-    used_kr: dict[int, int] = {}
-    keep = []
-    for i in order:
-        e, k = int(eu[i]), int(kr[i])
-        if used_eu.get(e, 0) >= cap or (per_korean is not None and used_kr.get(k, 0) >= per_korean):
-            continue
-        used_eu[e] = used_eu.get(e, 0) + 1
-        used_kr[k] = used_kr.get(k, 0) + 1
-        keep.append(i)
-        if limit is not None and len(keep) >= limit:
+    keep: list[int] = []
+    remaining = [int(i) for i in order]
+    while remaining and (limit is None or len(keep) < limit):
+        room = (limit - len(keep)) if limit is not None else len(remaining)
+        if block is not None:
+            room = min(room, block)
+        used_kr: dict[int, int] = {}
+        taken: list[int] = []
+        held: list[int] = []
+        rest: list[int] = []
+        for n, i in enumerate(remaining):
+            if len(taken) >= room:
+                rest = remaining[n:]
+                break
+            e, k = int(eu[i]), int(kr[i])
+            if used_eu.get(e, 0) >= cap:
+                continue  # the European cap holds over the whole map: this pair can never be shown
+            if per_korean is not None and used_kr.get(k, 0) >= per_korean:
+                held.append(i)
+                continue
+            used_eu[e] = used_eu.get(e, 0) + 1
+            used_kr[k] = used_kr.get(k, 0) + 1
+            taken.append(i)
+        if block is None:
+            keep.extend(taken)
             break
+        unused: list[int] = []
+        for i in held:
+            e = int(eu[i])
+            if len(taken) < room and used_eu.get(e, 0) < cap:
+                used_eu[e] = used_eu.get(e, 0) + 1
+                taken.append(i)
+            else:
+                unused.append(i)
+        if not taken:
+            break
+        keep.extend(sorted(taken, key=lambda i: position[i]))
+        remaining = sorted(unused + rest, key=lambda i: position[i])
     return np.asarray(keep, dtype=np.int64)
