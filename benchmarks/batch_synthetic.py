@@ -133,4 +133,4 @@ def synthetic_ranker(index: RankingIndex, queries: int = 150, per_query: int = 6
         y.append(logit > 0)
     X, y = np.concatenate(X), np.concatenate(y)
     data = TrainingSet({"org": X, "text": X}, {"org": y, "text": y})
-    return LearnedRanker(index, **params).fit(data)
+    return LearnedRanker(**params).fit(index, data)

@@ -31,11 +31,11 @@ from recommender.settings import Settings
 from recommender.workspace import Workspace
 
 
-def latencies(ranker, queries, k=20) -> np.ndarray:
+def latencies(index, ranker, queries, k=20) -> np.ndarray:
     out = []
     for q in queries:
         start = time.perf_counter()
-        ranker.rank(q, k)
+        ranker.rank(index, q, k)
         out.append(time.perf_counter() - start)
     return np.array(out) * 1000
 
@@ -103,33 +103,30 @@ def main() -> None:
     picks = list(rng.choice(kr, size=min(len(kr), args.queries // 2), replace=False)) + list(
         rng.choice(eu, size=args.queries // 2, replace=False))
     queries = [Query(org_id=o, region="EU" if o in set(kr) else "ANY") for o in picks]
-    learned.rank(queries[0], 20)  # warm-up
-    base = latencies(EmbeddingRanker(index).fit(), queries)
-    ours = latencies(learned, queries)
+    learned.rank(index, queries[0], 20)  # warm-up
+    base = latencies(index, EmbeddingRanker().fit(index), queries)
+    ours = latencies(index, learned, queries)
     report("embedding-cosine baseline (default data)", base)
     report("learned ranker, organisation query (default)", ours, base)
     start = time.perf_counter()
-    learned.rank_batch(queries, 20)
+    learned.rank_batch(index, queries, 20)
     elapsed = time.perf_counter() - start
     print(f"batch throughput (default data): {len(queries) / elapsed:.1f} queries/s")
 
     start = time.perf_counter()
     syn = synthetic_index(args.synthetic_orgs, learned)
-    syn_ranker = LearnedRanker(syn)
-    syn_ranker.heads_, syn_ranker.baseline_, syn_ranker.fitted_ = learned.heads_, learned.baseline_, True
-    syn_ranker.candidates = learned.candidates
     print(f"synthetic catalogue: {args.synthetic_orgs:,} organisations, {syn.graph.adjacency.nnz:,} graph edges, "
           f"built in {time.perf_counter() - start:.1f} s")
     syn_queries = [Query(org_id=o, region="EU") for o in rng.choice(syn.ids, size=args.queries, replace=False)]
-    syn_ranker.rank(syn_queries[0], 20)
-    syn_base = latencies(EmbeddingRanker(syn).fit(), syn_queries)
-    syn_ours = latencies(syn_ranker, syn_queries)
+    learned.rank(syn, syn_queries[0], 20)
+    syn_base = latencies(syn, EmbeddingRanker().fit(syn), syn_queries)
+    syn_ours = latencies(syn, learned, syn_queries)
     report("embedding-cosine baseline (synthetic)", syn_base)
     report("learned ranker, organisation query (synthetic)", syn_ours, syn_base)
     print(f"p99 target 50 ms: {'met' if np.percentile(syn_ours, 99) <= 50 else 'NOT met'} at "
           f"{args.synthetic_orgs:,} organisations")
     start = time.perf_counter()
-    syn_ranker.rank_batch(syn_queries, 20)
+    learned.rank_batch(syn, syn_queries, 20)
     print(f"batch throughput (synthetic): {len(syn_queries) / (time.perf_counter() - start):.1f} queries/s")
 
     manifest = json.loads((ws.paths.model_dir / "manifest.json").read_text())

@@ -156,7 +156,7 @@ class Workspace:
         from recommender.ranking.service import Recommender
 
         index = self.ranking_index()
-        ranker = LearnedRanker.load(self.paths.model_dir, index, expect=self.model_expectations())
+        ranker = LearnedRanker.load(self.paths.model_dir, expect=self.model_expectations())
         return Recommender(index, ranker)
 
     def score_free_texts(self, texts: list[str]) -> np.ndarray:
