@@ -155,6 +155,8 @@ class Workspace:
         from recommender.ranking.rankers import LearnedRanker
         from recommender.ranking.service import Recommender
 
+        if self.paths.model_dir is None:
+            raise ModelIntegrityError("no model directory configured")
         index = self.ranking_index()
         ranker = LearnedRanker.load(self.paths.model_dir, expect=self.model_expectations())
         return Recommender(index, ranker)

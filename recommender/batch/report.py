@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -288,7 +289,7 @@ def _pairings(
     groups = pd.Series(np.arange(n)).groupby(kr)
     # Many small model calls: one thread avoids OpenMP start/stop costs (and stalls on a busy machine).
     with progress.step(f"explaining the top {n_explain} pairings", n) as advance, threadpool_limits(1):
-        for kr_row, where in groups.indices.items():
+        for kr_row, where in cast(dict[int, np.ndarray], groups.indices).items():
             rq = index.resolve(request.query_for(str(index.ids[kr_row])))
             ctx = query_context(index, rq)
             if ctx.graph is not None:

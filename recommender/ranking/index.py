@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -251,6 +251,15 @@ class RankingIndex:
         except KeyError:
             raise UnknownOrganisationError(org_id) from None
 
+    @overload
+    def priority_index(self, priority: str) -> int: ...
+
+    @overload
+    def priority_index(self, priority: None) -> None: ...
+
+    @overload
+    def priority_index(self, priority: str | None) -> int | None: ...
+
     def priority_index(self, priority: str | None) -> int | None:
         if priority is None:
             return None
@@ -284,7 +293,7 @@ class RankingIndex:
 
     def resolve_many(self, queries: list[Query]) -> list[ResolvedQuery]:
         """Resolve a batch, encoding all free texts in one encoder call."""
-        texts = [q.text for q in queries if not q.org_id]
+        texts = [q.text or "" for q in queries if not q.org_id]
         encoded = iter(zip(*self._encode(texts), strict=True)) if texts else iter(())
         out = []
         for q in queries:
@@ -410,6 +419,7 @@ class RankingIndex:
         """EDF participations first, then security research, then all participations (one sortable number)."""
         if "defence_score" not in self.cache:
             h = self.history
+            assert h is not None  # built in __post_init__ when not given
             edf = h.participations[:, h.family_index("edf")]
             security = h.participations[:, h.family_index("security")]
             self.cache["defence_score"] = edf * 1e6 + security * 1e3 + np.minimum(self.graph.projects, 999)
@@ -435,7 +445,7 @@ class RankingIndex:
                     strict=True,
                 )
             )
-            verdicts: dict[tuple, object] = {}
+            verdicts: dict[tuple, Any] = {}
             for key in set(keys):
                 country, control, activity = key
                 if not country:

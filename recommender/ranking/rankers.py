@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
@@ -368,13 +369,10 @@ class LearnedRanker(RankerBase):
 
     def save(self, directory: Path, manifest: dict | None = None, extra_files: dict[str, str] | None = None) -> dict:
         """Write heads (LightGBM text models), parameters and any ``extra_files`` under one manifest."""
-        writers = {
-            f"head-{head}.txt": (lambda p, b=booster: p.write_text(b.model_to_string()))
-            for head, booster in self.heads_.items()
-        }
-        writers["params.json"] = lambda p: p.write_text(json.dumps(self.get_params(), sort_keys=True))
-        for name, text in (extra_files or {}).items():
-            writers[name] = lambda p, t=text: p.write_text(t)
+        texts = {f"head-{head}.txt": booster.model_to_string() for head, booster in self.heads_.items()}
+        texts["params.json"] = json.dumps(self.get_params(), sort_keys=True)
+        texts.update(extra_files or {})
+        writers = {name: partial(Path.write_text, data=text) for name, text in texts.items()}
         return write_model_dir(
             directory,
             writers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -209,6 +210,6 @@ def _missing(value: object) -> bool:
     try:
         import pandas as pd
 
-        return bool(pd.isna(value))
+        return bool(pd.isna(cast(Any, value)))
     except (TypeError, ValueError):
         return value is None
