@@ -1,5 +1,8 @@
 """The ranking index: every organisation's profile, graph position and attributes as aligned arrays,
-plus query resolution (organisation id or free text) and per-instrument eligibility of candidates."""
+plus query resolution (organisation id or free text) and per-instrument eligibility of candidates.
+
+Rankers hold no index; every ranker call takes one (see :mod:`recommender.ranking.contract`). The index is
+frozen, so whoever holds one keeps a consistent view: a changed catalogue is a new index."""
 
 from __future__ import annotations
 
