@@ -290,8 +290,7 @@ def build_state(settings, store) -> ServiceState:
         ws.catalogue = Catalogue(
             overlay_organisations(catalogue.organisations, frame), catalogue.projects, catalogue.participations
         )
-    index = ws.ranking_index()
-    index.encode_texts = QueryTextEncoder(ws)
+    index = ws.ranking_index().with_encoder(QueryTextEncoder(ws))
     index.encode_texts(["warm-up query: drone swarm autonomy"])  # loads the encoder model now, not on a request
     state = ServiceState(
         index, ws.encode_texts, ModelSource(settings.model_dir, ws.model_expectations()), tagger=ws.tagger

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from recommender.history import ProgrammeHistory, build_history
 from recommender.profiles.profiles import Profiles
 from recommender.profiles.taxonomy import TermMatcher
 from recommender.ranking.lexical import LexicalIndex, build_lexical_index
+
+if TYPE_CHECKING:
+    from recommender.rules.model import RuleBook
 
 EUROPE_REGIONS = frozenset({"EU27", "EEA-EFTA", "UA"})
 SIDES = ("EU", "KR", "ANY")
@@ -92,7 +95,7 @@ class RankingIndex:
     profiles: Profiles
     graph: CollaborationGraph
     encode_texts: TextEncoderFn | None = None
-    rulebook: Any = None
+    rulebook: RuleBook | None = None
     history: ProgrammeHistory | None = None  # built from the catalogue when not given
     lexical: LexicalIndex | None = None  # built from the profiles when not given
     priority_thresholds: np.ndarray | None = None  # (P,) a project shows a priority at this score
