@@ -2,7 +2,7 @@
 
 A ranker is fitted state only: the index it ranks over is passed to every call, so one fitted model serves
 any index (a newer cut-off year, an index with live additions, a slim copy in a batch worker) without
-copies of the model being rebound to it.
+copies of the model for each index.
 
 - :class:`Ranker`: ``fit(index, training)``, ``score(index, rq, rows)``, ``rank(index, query, k)``,
   ``rank_batch(index, queries, k)``, ``save(directory)`` and ``load(directory, expect)``;
