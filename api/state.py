@@ -21,7 +21,7 @@ import numpy as np
 
 from recommender.artifacts import MANIFEST, ModelIntegrityError, read_verified_manifest
 from recommender.profiles.priorities import PriorityTagger
-from recommender.ranking.incremental import description_texts, rebind, with_organisations
+from recommender.ranking.incremental import description_texts, with_organisations
 from recommender.ranking.index import RankingIndex
 from recommender.ranking.pairings import OrganisationSearch
 from recommender.ranking.rankers import LearnedRanker
@@ -50,11 +50,11 @@ class ModelSource:
         except OSError:
             return None
 
-    def load(self, index: RankingIndex) -> tuple[LearnedRanker, dict, str | None]:
+    def load(self) -> tuple[LearnedRanker, dict, str | None]:
         """(ranker, manifest, manifest sha) after the integrity checks; ModelIntegrityError otherwise."""
         sha = self.manifest_sha()
         manifest = read_verified_manifest(self.directory, expect={"kind": LearnedRanker.name, **self.expect})
-        ranker = LearnedRanker.load(self.directory, index, expect=self.expect)
+        ranker = LearnedRanker.load(self.directory, expect=self.expect)
         if self.manifest_sha() != sha:  # replaced while loading: let the next check load the new one
             sha = None
         return ranker, manifest, sha
@@ -112,7 +112,7 @@ class ServiceState:
         self.lock = threading.RLock()
         self.refused_sha: str | None = None
         self.last_error: str | None = None
-        recommender = Recommender(index, rebind(ranker, index)) if ranker is not None else None
+        recommender = Recommender(index, ranker) if ranker is not None else None
         self.serving = Serving(
             index, recommender, manifest or {}, None, _now(), OrganisationSearch(index), tagger=tagger
         )
@@ -127,7 +127,7 @@ class ServiceState:
                 return ReloadResult(False, previous, previous, "no model directory configured")
             sha = self.model.manifest_sha()
             try:
-                ranker, manifest, sha = self.model.load(current.index)
+                ranker, manifest, sha = self.model.load()
             except ModelIntegrityError as exc:
                 self.refused_sha = sha
                 self.last_error = str(exc)
@@ -172,11 +172,7 @@ class ServiceState:
             vectors, scores = self.describe(description_texts(rows))
             index = with_organisations(current.index, rows, vectors, scores)
             result = store_write() if store_write is not None else None
-            recommender = (
-                Recommender(index, rebind(current.recommender.ranker, index))
-                if current.recommender is not None
-                else None
-            )
+            recommender = Recommender(index, current.recommender.ranker) if current.recommender is not None else None
             self.serving = Serving(
                 index, recommender, current.manifest, current.manifest_sha, current.loaded_at,
                 OrganisationSearch(index), tagger=current.tagger,
@@ -294,8 +290,7 @@ def build_state(settings, store) -> ServiceState:
         ws.catalogue = Catalogue(
             overlay_organisations(catalogue.organisations, frame), catalogue.projects, catalogue.participations
         )
-    index = ws.ranking_index()
-    index.encode_texts = QueryTextEncoder(ws)
+    index = ws.ranking_index().with_encoder(QueryTextEncoder(ws))
     index.encode_texts(["warm-up query: drone swarm autonomy"])  # loads the encoder model now, not on a request
     state = ServiceState(
         index, ws.encode_texts, ModelSource(settings.model_dir, ws.model_expectations()), tagger=ws.tagger

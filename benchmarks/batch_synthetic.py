@@ -184,4 +184,4 @@ def synthetic_ranker(index: RankingIndex, queries: int = 150, per_query: int = 6
     features, labels = np.concatenate(X), np.concatenate(y)
     data = TrainingSet({"org": features, "text": features}, {"org": labels, "text": labels},
                        groups={"org": groups, "text": groups})
-    return LearnedRanker(index, **params).fit(data)
+    return LearnedRanker(**params).fit(index, data)

@@ -32,7 +32,6 @@ from batch_synthetic import synthetic_index, synthetic_ranker
 from threadpoolctl import threadpool_limits
 
 from recommender.batch import LocalEngine, RayEngine, ScanConfig, scan_pairs
-from recommender.ranking.features import graph_vectors
 from recommender.ranking.index import Query
 from recommender.settings import Settings
 
@@ -77,14 +76,13 @@ class PeakMemory:
         self.peak = max(self.peak, self.current())
 
 
-def naive_scan(ranker, priority: str, kr_rows: np.ndarray, eu_rows: np.ndarray, top: int):
+def naive_scan(index, ranker, priority: str, kr_rows: np.ndarray, eu_rows: np.ndarray, top: int):
     """The obvious loop: score each Korean organisation against all European ones, keep the full matrix."""
-    index = ranker.index
     matrix = np.full((len(kr_rows), len(eu_rows)), np.nan)
     for i, row in enumerate(kr_rows):
         rq = index.resolve(Query(org_id=index.ids[row], region="EU", priority=priority))
         allowed = index.allowed(rq)[eu_rows]
-        matrix[i, allowed] = ranker.score_rows(rq, eu_rows[allowed], graph_vectors(index, rq))
+        matrix[i, allowed] = ranker.score(index, rq, eu_rows[allowed])
     flat = np.nan_to_num(matrix, nan=-np.inf).ravel()
     order = np.lexsort((np.arange(flat.size), -flat))[:top]
     return kr_rows[order // len(eu_rows)], eu_rows[order % len(eu_rows)], flat[order]
@@ -129,20 +127,20 @@ def load_subject(args):
             kr = np.flatnonzero(index.side_masks["KR"])[: args.kr]
             eu = np.flatnonzero(index.side_masks["EU"])
             priority = index.profiles.taxonomy.ids[0]
-            naive_scan(ranker, priority, kr[:1], eu[:10], 1)  # smoke test: the model matches the code
+            naive_scan(index, ranker, priority, kr[:1], eu[:10], 1)  # smoke test: the model matches the code
         except (CorridorError, KeyError, ValueError) as exc:
             reason = f"the model in {settings.model_dir} does not load or score: {str(exc)[:120]}"
         else:
-            return f"default data ({settings.model_dir})", ranker, kr, eu, priority
+            return f"default data ({settings.model_dir})", index, ranker, kr, eu, priority
     index = synthetic_index(args.eu, max(args.kr, 1))
     ranker = synthetic_ranker(index)
     kr = np.flatnonzero(index.side_masks["KR"])[: args.kr]
     eu = np.flatnonzero(index.side_masks["EU"])
-    return f"synthetic index ({reason})", ranker, kr, eu, "p00"
+    return f"synthetic index ({reason})", index, ranker, kr, eu, "p00"
 
 
 def throughput(args) -> dict:
-    subject, ranker, kr, eu, priority = load_subject(args)
+    subject, index, ranker, kr, eu, priority = load_subject(args)
     pairs = len(kr) * len(eu)
     cfg = ScanConfig(top=1000)
     print(f"\n## Throughput: {subject}: {len(kr):,} Korean x {len(eu):,} European = {pairs:,} pairs")
@@ -168,13 +166,17 @@ def throughput(args) -> dict:
         )
 
     def naive():
-        return naive_scan(ranker, priority, kr, eu, 1000)
+        return naive_scan(index, ranker, priority, kr, eu, 1000)
 
     with threadpool_limits(1):
         record(BASELINE, *timed(naive, args.repeat))
     record("naive loop, 1 process, default BLAS/OpenMP threads", *timed(naive, args.repeat))
     with LocalEngine(2) as local:
-        record(LOCAL, *timed(lambda: scan_pairs(ranker, priority, kr, eu, engine=local, config=cfg), args.repeat))
+
+        def local_scan():
+            return scan_pairs(index, ranker, priority, kr, eu, engine=local, config=cfg)
+
+        record(LOCAL, *timed(local_scan, args.repeat))
     startup = None
     if not args.skip_ray:
         start = time.perf_counter()
@@ -182,7 +184,8 @@ def throughput(args) -> dict:
         startup = time.perf_counter() - start
         with ray_engine:
             record(
-                RAY, *timed(lambda: scan_pairs(ranker, priority, kr, eu, engine=ray_engine, config=cfg), args.repeat)
+                RAY,
+                *timed(lambda: scan_pairs(index, ranker, priority, kr, eu, engine=ray_engine, config=cfg), args.repeat),
             )
         print(f"  (Ray start-up, not included above: {startup:.1f} s)")
     base = rows[0]["median_s"]
@@ -237,7 +240,7 @@ def memory(args) -> dict:
                 idle = PeakMemory.current()
                 with PeakMemory() as peak:
                     start = time.perf_counter()
-                    scan = scan_pairs(ranker, "p00", kr[:k], eu, engine=engine, config=ScanConfig(top=1000))
+                    scan = scan_pairs(index, ranker, "p00", kr[:k], eu, engine=engine, config=ScanConfig(top=1000))
                     elapsed = time.perf_counter() - start
             row = {
                 "engine": name,

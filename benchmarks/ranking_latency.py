@@ -21,16 +21,16 @@ import numpy as np
 from batch_synthetic import synthetic_index
 
 from recommender.ranking.index import Query, RankingIndex
-from recommender.ranking.rankers import EmbeddingRanker, LearnedRanker, top_k
+from recommender.ranking.rankers import EmbeddingRanker, top_k
 from recommender.settings import Settings
 from recommender.workspace import Workspace
 
 
-def latencies(ranker, queries, k=20) -> np.ndarray:
+def latencies(index, ranker, queries, k=20) -> np.ndarray:
     out = []
     for q in queries:
         start = time.perf_counter()
-        ranker.rank(q, k)
+        ranker.rank(index, q, k)
         out.append(time.perf_counter() - start)
     return np.array(out) * 1000
 
@@ -42,11 +42,11 @@ def report(name: str, ms: np.ndarray, base: np.ndarray | None = None) -> None:
     print(line)
 
 
-def synthetic_like(n_orgs: int, learned: LearnedRanker) -> RankingIndex:
+def synthetic_like(n_orgs: int, real: RankingIndex) -> RankingIndex:
     """A synthetic index of ``n_orgs`` organisations (10% Korean) with the shipped taxonomy and priority
     descriptions and profile vectors resampled from the real ones (with noise), so the shipped model's heads
     score it as they score the real catalogue."""
-    profiles = learned.index.profiles
+    profiles = real.profiles
     n_kr = n_orgs // 10
     return synthetic_index(n_orgs - n_kr, n_kr, taxonomy=profiles.taxonomy,
                            description_vectors=profiles.description_vectors, vector_pool=profiles.org_vectors)
@@ -82,39 +82,35 @@ def main() -> None:
     picks = list(rng.choice(kr, size=min(len(kr), args.queries // 2), replace=False)) + list(
         rng.choice(eu, size=args.queries // 2, replace=False))
     queries = [Query(org_id=o, region="EU" if o in set(kr) else "ANY") for o in picks]
-    learned.rank(queries[0], 20)  # warm-up
-    base = latencies(EmbeddingRanker(index).fit(), queries)
-    ours = latencies(learned, queries)
+    learned.rank(index, queries[0], 20)  # warm-up
+    base = latencies(index, EmbeddingRanker().fit(index), queries)
+    ours = latencies(index, learned, queries)
     report("embedding-cosine baseline (default data)", base)
     report("learned ranker, organisation query (default)", ours, base)
     start = time.perf_counter()
-    learned.rank_batch(queries, 20)
+    learned.rank_batch(index, queries, 20)
     elapsed = time.perf_counter() - start
     print(f"batch throughput (default data): {len(queries) / elapsed:.1f} queries/s")
 
     start = time.perf_counter()
-    syn = synthetic_like(args.synthetic_orgs, learned)
-    syn_ranker = LearnedRanker(syn)
-    syn_ranker.heads_, syn_ranker.fitted_ = learned.heads_, True
-    syn_ranker.candidates = learned.candidates
+    syn = synthetic_like(args.synthetic_orgs, index)
     print(f"synthetic catalogue: {args.synthetic_orgs:,} organisations, {syn.graph.adjacency.nnz:,} graph edges, "
           f"built in {time.perf_counter() - start:.1f} s")
     syn_queries = [Query(org_id=o, region="EU") for o in rng.choice(syn.ids, size=args.queries, replace=False)]
-    search = syn.vector_search
-    if not search.exact:
+    if not syn.vector_search.exact:
         shortlist_recall = semantic_shortlist_recall(syn, syn_queries, learned.candidates.semantic)
         print(f"semantic generator on the projected vectors: recall of the exact top {learned.candidates.semantic} "
               f"median {np.median(shortlist_recall):.3f}, min {np.min(shortlist_recall):.3f} over "
               f"{len(shortlist_recall)} queries")
-    syn_ranker.rank(syn_queries[0], 20)
-    syn_base = latencies(EmbeddingRanker(syn).fit(), syn_queries)
-    syn_ours = latencies(syn_ranker, syn_queries)
+    learned.rank(syn, syn_queries[0], 20)
+    syn_base = latencies(syn, EmbeddingRanker().fit(syn), syn_queries)
+    syn_ours = latencies(syn, learned, syn_queries)
     report("embedding-cosine baseline (synthetic)", syn_base)
     report("learned ranker, organisation query (synthetic)", syn_ours, syn_base)
     print(f"p99 target 50 ms: {'met' if np.percentile(syn_ours, 99) <= 50 else 'NOT met'} at "
           f"{args.synthetic_orgs:,} organisations")
     start = time.perf_counter()
-    syn_ranker.rank_batch(syn_queries, 20)
+    learned.rank_batch(syn, syn_queries, 20)
     print(f"batch throughput (synthetic): {len(syn_queries) / (time.perf_counter() - start):.1f} queries/s")
 
     manifest = json.loads((ws.paths.model_dir / "manifest.json").read_text())

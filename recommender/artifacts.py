@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -46,7 +46,7 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def write_model_dir(target: Path, writers: dict[str, Callable[[Path], None]], manifest: dict) -> dict:
+def write_model_dir(target: Path, writers: Mapping[str, Callable[[Path], object]], manifest: dict) -> dict:
     """Write files with ``writers`` (name -> function writing that path) plus a manifest, atomically."""
     with replaced_directory(target) as staging:
         for name, write in writers.items():

@@ -109,7 +109,7 @@ def data_build(
     curated = load_curated(settings.curated_file, _priority_ids(settings))
     with out.status("building catalogue from sources"):
         catalogue = build_catalogue(source, curated.organisations)
-    manifest = {
+    manifest: dict[str, Any] = {
         "corridor_version": __version__,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": {name: _sha256(source / name) for name in SOURCE_FILES.values()},

@@ -155,8 +155,10 @@ class Workspace:
         from recommender.ranking.rankers import LearnedRanker
         from recommender.ranking.service import Recommender
 
+        if self.paths.model_dir is None:
+            raise ModelIntegrityError("no model directory configured")
         index = self.ranking_index()
-        ranker = LearnedRanker.load(self.paths.model_dir, index, expect=self.model_expectations())
+        ranker = LearnedRanker.load(self.paths.model_dir, expect=self.model_expectations())
         return Recommender(index, ranker)
 
     def score_free_texts(self, texts: list[str]) -> np.ndarray:

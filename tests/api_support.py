@@ -74,10 +74,10 @@ def train_model(
     from training.ranker import TrainConfig, training_set
 
     train_index = train_index or make_index(cutoff=2021)
-    ranker = LearnedRanker(train_index, n_estimators=40, min_child_samples=5)
+    ranker = LearnedRanker(n_estimators=40, min_child_samples=5)
     cfg = TrainConfig(label_years=(2022,), negatives_per_query=20)
     data, _ = training_set({2022: train_index}, train_index.catalogue, cfg, ranker)
-    ranker.fit(data)
+    ranker.fit(train_index, data)
     manifest = {
         "model_version": version,
         **(expect or EXPECT),

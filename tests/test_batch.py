@@ -55,11 +55,10 @@ def one_thread():
 def recommender(one_thread) -> Recommender:
     world = make_world()
     train_index = make_index(world, cutoff=2021)
-    ranker = LearnedRanker(train_index, n_estimators=60, min_child_samples=5)
+    ranker = LearnedRanker(n_estimators=60, min_child_samples=5)
     cfg = TrainConfig(label_years=(2022,), negatives_per_query=20)
-    ranker.fit(training_set({2022: train_index}, world, cfg, ranker)[0])
-    serving = make_index(world)
-    return Recommender(serving, ranker.bound_to(serving))
+    ranker.fit(train_index, training_set({2022: train_index}, world, cfg, ranker)[0])
+    return Recommender(make_index(world), ranker)
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +90,12 @@ def assert_same_scan(a, b):
 def test_scan_equals_brute_force(recommender):
     ranker, index = recommender.ranker, recommender.index
     kr, eu = sides(index)
-    scan = scan_pairs(ranker, "unmanned", kr, eu, config=ScanConfig(top=40, per_org=2))
+    scan = scan_pairs(index, ranker, "unmanned", kr, eu, config=ScanConfig(top=40, per_org=2))
     full = []
     for row in kr:
         rq = index.resolve(Query(org_id=index.ids[row], region="EU", priority="unmanned"))
         cand = np.flatnonzero(index.allowed(rq) & index.side_masks["EU"])
-        full += [(-s, row, c, s) for c, s in zip(cand, ranker.score_rows(rq, cand), strict=True)]
+        full += [(-s, row, c, s) for c, s in zip(cand, ranker.score(index, rq, cand), strict=True)]
     full.sort()
     assert scan.n_pairs == len(full) > 0
     assert scan.top.kr.tolist() == [f[1] for f in full[:40]]
@@ -110,9 +109,9 @@ def test_scan_equals_brute_force(recommender):
 def test_local_and_ray_engines_give_identical_results(recommender, ray_engine):
     kr, eu = sides(recommender.index)
     cfg = ScanConfig(top=25, per_org=3, block=7, max_chunk=2)  # many chunks, many blocks
-    inline = scan_pairs(recommender.ranker, "sensors_ew", kr, eu, engine=InlineEngine(), config=cfg)
-    local = scan_pairs(recommender.ranker, "sensors_ew", kr, eu, engine=LocalEngine(2), config=cfg)
-    on_ray = scan_pairs(recommender.ranker, "sensors_ew", kr, eu, engine=ray_engine, config=cfg)
+    inline = scan_pairs(recommender.index, recommender.ranker, "sensors_ew", kr, eu, engine=InlineEngine(), config=cfg)
+    local = scan_pairs(recommender.index, recommender.ranker, "sensors_ew", kr, eu, engine=LocalEngine(2), config=cfg)
+    on_ray = scan_pairs(recommender.index, recommender.ranker, "sensors_ew", kr, eu, engine=ray_engine, config=cfg)
     assert_same_scan(inline, local)
     assert_same_scan(local, on_ray)
     ids = recommender.index.ids
@@ -124,7 +123,12 @@ def test_chunking_and_input_order_change_nothing_but_float_sums(recommender):
     rng = np.random.default_rng(1)
     scans = [
         scan_pairs(
-            recommender.ranker, "unmanned", order(kr), order(eu), config=ScanConfig(top=30, max_chunk=c, block=b)
+            recommender.index,
+            recommender.ranker,
+            "unmanned",
+            order(kr),
+            order(eu),
+            config=ScanConfig(top=30, max_chunk=c, block=b),
         )
         for c, b, order in ((1, 5, np.asarray), (3, 1000, rng.permutation), (100, 11, lambda a: a[::-1]))
     ]
@@ -154,9 +158,9 @@ def test_top_pairs_merge_is_order_independent():
 def test_scan_rejects_bad_input(recommender):
     kr, eu = sides(recommender.index)
     with pytest.raises(EmptyScopeError):
-        scan_pairs(recommender.ranker, "unmanned", kr[:0], eu)
+        scan_pairs(recommender.index, recommender.ranker, "unmanned", kr[:0], eu)
     with pytest.raises(UnknownInstrumentError):
-        scan_pairs(recommender.ranker, "unmanned", kr, eu, instrument="no-such-instrument")
+        scan_pairs(recommender.index, recommender.ranker, "unmanned", kr, eu, instrument="no-such-instrument")
     with pytest.raises(EngineError):
         make_engine("spark")
     with pytest.raises(EngineError):

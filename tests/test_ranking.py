@@ -3,19 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.errors import UnknownOrganisationError
 from recommender.graph import build_graph
 from recommender.profiles.profiles import build_profiles
+from recommender.ranking.contract import top_k
 from recommender.ranking.features import FEATURES, pair_features, query_context
-from recommender.ranking.index import InvalidQueryError, Query, RankingIndex
-from recommender.ranking.rankers import (
-    AdamicAdarRanker,
-    EmbeddingRanker,
-    LearnedRanker,
-    PopularityRanker,
-    TfidfRanker,
-    top_k,
-)
+from recommender.ranking.index import Query, RankingIndex
+from recommender.ranking.rankers import LearnedRanker
 from recommender.rules import load_rulebook
 from tests.fakes import KeywordEncoder
 from tests.synthetic import make_world
@@ -42,38 +35,19 @@ def world():
 
 @pytest.fixture(scope="module")
 def trained(world):
+    """(learned ranker fitted on 2022's new pairs, its training set, the serving index of all years)."""
     train_index = make_index(world, cutoff=2021)
-    ranker = LearnedRanker(train_index, n_estimators=60, min_child_samples=5)
+    ranker = LearnedRanker(n_estimators=60, min_child_samples=5)
     cfg = TrainConfig(label_years=(2022,), negatives_per_query=20)
     data, _ = training_set({2022: train_index}, world, cfg, ranker)
-    ranker.fit(data)
-    serving = make_index(world)
-    return ranker.bound_to(serving), data
+    ranker.fit(train_index, data)
+    return ranker, data, make_index(world)
 
 
 def test_top_k_is_deterministic_on_ties():
     rows = np.array([5, 3, 9, 1])
     scores = np.array([1.0, 2.0, 1.0, 1.0])
     assert top_k(rows, scores, 3)[0].tolist() == [3, 1, 5]
-
-
-# ---- the ranker contract, run on every implementation ------------------------------------------------------
-
-RANKERS = ["popularity", "tfidf", "embedding", "adamic-adar", "learned"]
-
-
-@pytest.fixture(params=RANKERS)
-def ranker(request, world, trained):
-    if request.param == "learned":
-        return trained[0]
-    index = trained[0].index
-    cls = {
-        "popularity": PopularityRanker,
-        "tfidf": TfidfRanker,
-        "embedding": EmbeddingRanker,
-        "adamic-adar": AdamicAdarRanker,
-    }[request.param]
-    return cls(index).fit()
 
 
 QUERIES = [
@@ -84,74 +58,40 @@ QUERIES = [
 ]
 
 
-def test_batch_equals_single(ranker):
-    batch = ranker.rank_batch(QUERIES, k=5)
-    for q, (ids, scores) in zip(QUERIES, batch, strict=True):
-        single_ids, single_scores = ranker.rank(q, k=5)
-        assert ids.tolist() == single_ids.tolist()
-        np.testing.assert_allclose(scores, single_scores)
-
-
-def test_save_load_gives_identical_rankings(ranker, tmp_path):
-    ranker.save(tmp_path / "m")
-    loaded = type(ranker).load(tmp_path / "m", ranker.index)
-    for q in QUERIES:
-        a, b = ranker.rank(q, k=8), loaded.rank(q, k=8)
-        assert a[0].tolist() == b[0].tolist()
-        np.testing.assert_allclose(a[1], b[1])
-
-
-def test_bad_input_raises(ranker):
-    with pytest.raises(UnknownOrganisationError):
-        ranker.rank(Query(org_id="no-such-org"), k=5)
-    with pytest.raises(ValueError, match="k must be"):
-        ranker.rank(QUERIES[0], k=0)
-    with pytest.raises(InvalidQueryError):
-        Query(region="MARS", org_id="drones-eu-0")
-    with pytest.raises(InvalidQueryError):
-        Query()
-
-
-def test_results_respect_side_and_exclusions(ranker):
-    ids, _ = ranker.rank(Query(org_id="chips-kr-9", region="EU", exclude=frozenset({"chips-eu-0"})), k=20)
-    assert len(ids) > 0
-    assert all("-eu-" in i for i in ids) and "chips-eu-0" not in ids and "chips-kr-9" not in ids
-
-
 # ---- behaviour of the learned ranker -------------------------------------------------------------------
 
 
 def test_learned_ranker_finds_the_community(trained):
-    ranker = trained[0]
-    ids, scores = ranker.rank(Query(org_id="radar-kr-8", region="EU", include_known=True), k=5)
+    ranker, _, index = trained
+    ids, scores = ranker.rank(index, Query(org_id="radar-kr-8", region="EU", include_known=True), k=5)
     assert all(i.startswith("radar-") for i in ids)
     assert np.all(np.diff(scores) <= 0)
 
 
 def test_cold_start_org_gets_partners_from_text(trained):
-    ranker = trained[0]
-    ids, _ = ranker.rank(Query(org_id="kr-cold-drones", region="EU"), k=5)
+    ranker, _, index = trained
+    ids, _ = ranker.rank(index, Query(org_id="kr-cold-drones", region="EU"), k=5)
     assert sum(i.startswith("drones-") for i in ids) >= 4
 
 
 def test_free_text_query(trained):
-    ids, _ = trained[0].rank(Query(text="semiconductor chip design", region="ANY"), k=5)
+    ranker, _, index = trained
+    ids, _ = ranker.rank(index, Query(text="semiconductor chip design", region="ANY"), k=5)
     assert sum(i.startswith("chips-") for i in ids) >= 4
 
 
 def test_retraining_gives_same_rankings(world, trained):
-    _, data = trained
-    index = trained[0].index
-    a = LearnedRanker(index, n_estimators=60, min_child_samples=5).fit(data)
-    b = LearnedRanker(index, n_estimators=60, min_child_samples=5).fit(data)
+    _, data, index = trained
+    a = LearnedRanker(n_estimators=60, min_child_samples=5).fit(index, data)
+    b = LearnedRanker(n_estimators=60, min_child_samples=5).fit(index, data)
     for q in QUERIES:
-        assert a.rank(q, 10)[0].tolist() == b.rank(q, 10)[0].tolist()
+        assert a.rank(index, q, 10)[0].tolist() == b.rank(index, q, 10)[0].tolist()
 
 
 def test_instrument_filter_and_flag(trained):
     from recommender.ranking.service import Recommender
 
-    rec = Recommender(trained[0].index, trained[0])
+    rec = Recommender(trained[2], trained[0])
     kept = rec.recommend(Query(org_id="drones-eu-0", region="ANY", instrument="edf-research"), k=40)
     assert kept and all(r.country != "KR" for r in kept)  # Korean entities cannot be EDF beneficiaries
     assert all(r.eligibility.verdict in ("ELIGIBLE", "CONDITIONAL") for r in kept)
@@ -165,7 +105,7 @@ def test_instrument_filter_and_flag(trained):
 def test_explanations(trained):
     from recommender.ranking.service import Recommender
 
-    recs = Recommender(trained[0].index, trained[0]).recommend(Query(org_id="drones-eu-0", region="ANY"), k=3)
+    recs = Recommender(trained[2], trained[0]).recommend(Query(org_id="drones-eu-0", region="ANY"), k=3)
     top = recs[0]
     assert top.contributions and all(c.value > 0 for c in top.contributions)
     assert top.relevant_projects and top.relevant_projects[0]["title"].startswith("drones project")
@@ -173,7 +113,7 @@ def test_explanations(trained):
 
 
 def test_organisation_queries_share_one_head_and_know_their_side(trained):
-    index = trained[0].index
+    index = trained[2]
     kr = index.resolve(Query(org_id="radar-kr-8", region="EU"))
     eu = index.resolve(Query(org_id="radar-eu-0", region="ANY"))
     text = index.resolve(Query(text="radar", region="ANY"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from recommender.catalogue.build import conform
 from recommender.catalogue.schema import ORGANISATIONS
 from recommender.catalogue.store import overlay_organisations
 from recommender.catalogue.useradd import validate_row
-from recommender.ranking.incremental import description_texts, rebind, with_organisations
+from recommender.ranking.incremental import description_texts, with_organisations
 from recommender.ranking.index import Query
 from recommender.ranking.rankers import EmbeddingRanker
 from tests.api_support import encode_fn, make_index, world
@@ -83,22 +85,25 @@ def test_rankings_over_the_incremental_index_equal_the_rebuilt_ones():
     rows = [org(id="new-radar", description="Radar sonar sensing systems.")]
     inc, full = incremental(rows), rebuilt(rows)
     for query in (Query(org_id="new-radar", region="EU"), Query(org_id="radar-kr-8", region="ANY")):
-        a = EmbeddingRanker(inc).fit().rank(query, 10)
-        b = EmbeddingRanker(full).fit().rank(query, 10)
+        a = EmbeddingRanker().fit(inc).rank(inc, query, 10)
+        b = EmbeddingRanker().fit(full).rank(full, query, 10)
         assert a[0].tolist() == b[0].tolist()
         np.testing.assert_allclose(a[1], b[1], atol=1e-6)
-    ids, _ = EmbeddingRanker(inc).fit().rank(Query(org_id="radar-kr-8", region="ANY"), 12)
+    ids, _ = EmbeddingRanker().fit(inc).rank(inc, Query(org_id="radar-kr-8", region="ANY"), 12)
     assert "new-radar" in ids  # rankable at once, as a candidate too
 
 
-def test_the_old_index_is_untouched_and_rebind_serves_the_new_one():
+def test_the_old_index_is_untouched_and_one_ranker_serves_both():
     index = make_index()
     n = len(index.ids)
-    inc = incremental([org(id="new-x")], index)
+    inc = incremental([org(id="new-x", description="Radar sonar sensing systems.")], index)
     assert len(index.ids) == n and "new-x" not in index.row_of
-    ranker = EmbeddingRanker(index).fit()
-    bound = rebind(ranker, inc)
-    assert bound.index is inc and ranker.index is index
+    assert inc.encode_texts is index.encode_texts and inc.rulebook is index.rulebook
+    ranker = EmbeddingRanker().fit(index)
+    query = Query(org_id="radar-kr-8", region="ANY")
+    assert "new-x" in ranker.rank(inc, query, 12)[0] and "new-x" not in ranker.rank(index, query, 12)[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inc.catalogue = index.catalogue  # type: ignore[misc]
 
 
 def test_bad_input_is_refused():

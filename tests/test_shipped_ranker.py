@@ -90,16 +90,15 @@ def test_recommend_json(tmp_path):
 def test_altered_or_mismatched_model_is_refused(ws, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(ws.paths.model_dir, model)
-    index = ws.recommender.index
-    LearnedRanker.load(model, index, expect=ws.model_expectations())  # intact: loads
+    LearnedRanker.load(model, expect=ws.model_expectations())  # intact: loads
     with pytest.raises(ModelIntegrityError, match="encoder_fingerprint"):
-        LearnedRanker.load(model, index, expect={"encoder_fingerprint": "another-model"})
+        LearnedRanker.load(model, expect={"encoder_fingerprint": "another-model"})
     with pytest.raises(ModelIntegrityError, match="tagger_fingerprint"):  # trained on another tagger's scores
-        LearnedRanker.load(model, index, expect={"tagger_fingerprint": "another-tagger"})
+        LearnedRanker.load(model, expect={"tagger_fingerprint": "another-tagger"})
     heads = model / "head-org.txt"
     heads.write_bytes(heads.read_bytes()[:-1] + b"\0")
     with pytest.raises(ModelIntegrityError, match="altered"):
-        LearnedRanker.load(model, index)
+        LearnedRanker.load(model)
 
 
 def test_shipped_report_covers_every_task_and_baseline(ws):

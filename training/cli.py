@@ -149,12 +149,12 @@ def run_evaluation(ws: Workspace, model_dir: Path | None, console: Console) -> d
     with console.status("evaluating") as status:
         thresholds = _thresholds(ws)
         index = index_at(ws.catalogue, _profiles_at(ws), eval_year - 1, ws.encode_texts, ws.rulebook, thresholds)
-        learned = LearnedRanker.load(directory, index, expect=ws.model_expectations(), prefix=EVALUATED_PREFIX)
-        rankers = {"learned": learned, **{name: cls(index).fit() for name, cls in BASELINES.items()}}
+        learned = LearnedRanker.load(directory, expect=ws.model_expectations(), prefix=EVALUATED_PREFIX)
+        rankers = {"learned": learned, **{name: cls().fit(index) for name, cls in BASELINES.items()}}
         config = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest.get("train_config", {}).items()}
         cfg = TrainConfig(**config)
         tasks = build_tasks(index, ws.catalogue, eval_year, cfg.max_eval_text_queries, cfg.max_eval_priority_queries)
-        results = evaluate(rankers, tasks, progress=lambda msg: status.update(msg))
+        results = evaluate(index, rankers, tasks, progress=lambda msg: status.update(msg))
     manifest["metrics"] = results
     report = render_report(results, manifest)
     keep = {
@@ -162,7 +162,7 @@ def run_evaluation(ws: Workspace, model_dir: Path | None, console: Console) -> d
         for k, v in manifest.items()
         if k not in ("files", "schema_version", "created_at", "versions", "kind", "features", "config")
     }
-    shipped = LearnedRanker.load(directory, index, expect=ws.model_expectations())
+    shipped = LearnedRanker.load(directory, expect=ws.model_expectations())
     files = {REPORT_MD: report, REPORT_JSON: json.dumps(results, indent=2) + "\n"}
     files.update(learned.head_files(EVALUATED_PREFIX))
     shipped.save(directory, keep, files)

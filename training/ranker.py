@@ -42,9 +42,10 @@ from recommender.graph import build_graph
 from recommender.history import action_weight
 from recommender.profiles.profiles import Profiles
 from recommender.profiles.text import project_text
-from recommender.ranking.features import pair_features
+from recommender.ranking.contract import Ranker
+from recommender.ranking.features import pair_features, query_context
 from recommender.ranking.index import Query, RankingIndex, TextEncoderFn
-from recommender.ranking.rankers import BASELINES, GENERATORS, LearnedRanker, Ranker, TrainingSet
+from recommender.ranking.rankers import BASELINES, GENERATORS, LearnedRanker, TrainingSet
 
 ProfilesAt = Callable[[int | None], Profiles]
 DEFENCE_INSTRUMENT = "edf-research"
@@ -154,16 +155,16 @@ def _add_group(
     groups: _Groups,
     kind: str,
     ranker: LearnedRanker,
+    index: RankingIndex,
     query: Query,
     grades: dict[str, int],
     weight: float,
     rng: np.random.Generator,
     n_neg: int,
 ) -> None:
-    index = ranker.index
     rq = index.resolve(query)
-    ctx = ranker.context(rq)
-    rows = ranker.candidate_rows(rq, ctx)
+    ctx = query_context(index, rq)
+    rows = ranker.candidate_rows(index, rq, ctx)
     if len(rows) == 0:
         return
     labels = np.array([grades.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
@@ -187,6 +188,7 @@ def _sample(rng: np.random.Generator, items: list[str], n: int) -> list[str]:
 
 def year_groups(
     ranker: LearnedRanker,
+    index: RankingIndex,
     catalogue: Catalogue,
     year: int,
     cfg: TrainConfig,
@@ -194,8 +196,7 @@ def year_groups(
     projects: set[str] | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> None:
-    """Add the training groups whose labels formed in ``year`` (``ranker.index`` knows up to year-1)."""
-    index = ranker.index
+    """Add the training groups whose labels formed in ``year`` (``index`` knows up to year-1)."""
     rng = np.random.default_rng(cfg.seed + year)
     yl = year_links(index, catalogue, year, projects)
     n_neg = cfg.negatives_per_query
@@ -209,7 +210,7 @@ def year_groups(
     chosen += _sample(rng, inside, max(0, cfg.max_org_queries - len(chosen)))
     progress(f"{year}: {len(chosen)} organisation queries")
     for org in chosen:
-        _add_group(groups, "organisation", ranker, Query(org_id=org), grades[org], 1.0, rng, n_neg)
+        _add_group(groups, "organisation", ranker, index, Query(org_id=org), grades[org], 1.0, rng, n_neg)
 
     edf = yl.links[yl.links["programme"] == "edf"]
     edf_grades = new_partner_grades(index, edf)
@@ -217,7 +218,7 @@ def year_groups(
     progress(f"{year}: {len(europeans)} defence queries")
     for org in sorted(europeans):
         query = Query(org_id=org, region="EU", instrument=DEFENCE_INSTRUMENT)
-        _add_group(groups, "defence", ranker, query, edf_grades[org], cfg.defence_weight, rng, n_neg)
+        _add_group(groups, "defence", ranker, index, query, edf_grades[org], cfg.defence_weight, rng, n_neg)
 
     for p, pid in enumerate(index.profiles.taxonomy.ids):
         in_priority = yl.links[yl.links["project_id"].isin(yl.tagged[p])]
@@ -226,7 +227,8 @@ def year_groups(
         p_grades = new_partner_grades(index, in_priority)
         orgs = _sample(rng, list(p_grades), cfg.max_priority_queries)
         for org in orgs:
-            _add_group(groups, "priority", ranker, Query(org_id=org, priority=pid), p_grades[org], 1.0, rng, n_neg)
+            query = Query(org_id=org, priority=pid)
+            _add_group(groups, "priority", ranker, index, query, p_grades[org], 1.0, rng, n_neg)
 
     projects_frame = catalogue.projects
     text_projects = projects_frame[
@@ -243,8 +245,8 @@ def year_groups(
     for rq, pid, prog in zip(resolved, text_projects["id"], text_projects["programme"], strict=True):
         weight = cfg.defence_weight if prog == "edf" else 1.0
         grades_text = {o: 1 for o in members.get(pid, [])}
-        ctx = ranker.context(rq)
-        rows = ranker.candidate_rows(rq, ctx)
+        ctx = query_context(index, rq)
+        rows = ranker.candidate_rows(index, rq, ctx)
         labels = np.array([grades_text.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
         if not labels.any():
             continue
@@ -294,14 +296,13 @@ def simulated_defence_groups(
         index = RankingIndex(
             shifted, profiles, build_graph(shifted, year - 1), encode, rulebook, priority_thresholds=thresholds
         )
-        bound = ranker.bound_to(index)
         yl = year_links(index, catalogue, year, labels)
         grades = new_partner_grades(index, yl.links)
         europeans = sorted(o for o in grades if index.side_masks["EU"][index.row_of[o]])
         progress(f"{year}: {len(europeans)} defence queries with half of the year's EDF projects as history")
         for org in europeans:
             query = Query(org_id=org, region="EU", instrument=DEFENCE_INSTRUMENT)
-            _add_group(groups, "defence-simulated", bound, query, grades[org], cfg.defence_weight, rng,
+            _add_group(groups, "defence-simulated", ranker, index, query, grades[org], cfg.defence_weight, rng,
                        cfg.negatives_per_query)
 
 
@@ -318,20 +319,19 @@ def training_set(
     groups = _Groups()
     for year in cfg.label_years:
         index = indexes[year]
-        bound = ranker.bound_to(index)
         subset = (projects or {}).get(year)
-        year_groups(bound, catalogue, year, cfg, groups, subset, progress)
+        year_groups(ranker, index, catalogue, year, cfg, groups, subset, progress)
         if cfg.simulated_defence_history:
             simulated_defence_groups(
-                bound, catalogue, index.profiles, index.encode_texts, index.rulebook, index.priority_thresholds,
+                ranker, catalogue, index.profiles, index.encode_texts, index.rulebook, index.priority_thresholds,
                 year, cfg, groups, subset, progress,
             )
     return groups.training_set(), dict(groups.kinds)
 
 
 # ---- evaluation ----------------------------------------------------------------------------------------------
-def recommendations_frame(ranker: Ranker, task: Task, k: int = 100) -> pd.DataFrame:
-    rankings = ranker.rank_batch(task.queries, k)
+def recommendations_frame(index: RankingIndex, ranker: Ranker, task: Task, k: int = 100) -> pd.DataFrame:
+    rankings = ranker.rank_batch(index, task.queries, k)
     frames = [
         pd.DataFrame({"query_id": q.query_id, "item_id": ids, "rank": np.arange(1, len(ids) + 1)})
         for q, (ids, _) in zip(task.queries, rankings, strict=True)
@@ -339,16 +339,15 @@ def recommendations_frame(ranker: Ranker, task: Task, k: int = 100) -> pd.DataFr
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["query_id", "item_id", "rank"])
 
 
-def generator_recall(ranker: LearnedRanker, task: Task) -> dict[str, float]:
+def generator_recall(ranker: LearnedRanker, index: RankingIndex, task: Task) -> dict[str, float]:
     """Share of the task's relevant pairs that each candidate generator, and their union (pool), reaches."""
-    index = ranker.index
     truth = task.truth.groupby("query_id")["item_id"].apply(set)
     found = dict.fromkeys((*GENERATORS, "pool"), 0)
     total = 0
     for q, rq in zip(task.queries, index.resolve_many(task.queries), strict=True):
         relevant = truth.get(q.query_id, set())
         total += len(relevant)
-        parts = ranker.generator_rows(rq)
+        parts = ranker.generator_rows(index, rq)
         for name, rows in parts.items():
             found[name] += len(relevant & set(index.ids[rows]))
         pool = np.unique(np.concatenate(list(parts.values())))
@@ -356,9 +355,15 @@ def generator_recall(ranker: LearnedRanker, task: Task) -> dict[str, float]:
     return {name: round(n / total, 4) if total else 0.0 for name, n in found.items()}
 
 
-def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[str], None] = lambda _: None) -> dict:
-    """Metrics of every ranker on every task, whether the learned ranker leads the best baseline on the
-    primary metric (with a paired bootstrap interval), and the recall of its candidate generators."""
+def evaluate(
+    index: RankingIndex,
+    rankers: dict[str, Ranker],
+    tasks: list[Task],
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Metrics of every ranker on every task over ``index`` (the index the tasks were built from), whether
+    the learned ranker leads the best baseline on the primary metric (with a paired bootstrap interval), and
+    the recall of its candidate generators."""
     results: dict = {}
     for task in tasks:
         results[task.name] = {
@@ -371,7 +376,7 @@ def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[
         per_query = {}
         for name, ranker in rankers.items():
             start = time.perf_counter()
-            frame = recommendations_frame(ranker, task)
+            frame = recommendations_frame(index, ranker, task)
             report = ranking_report(frame, task.truth)
             per_query[name] = recall_per_query(frame, task.truth, PRIMARY_K)
             report["seconds"] = round(time.perf_counter() - start, 2)
@@ -387,7 +392,7 @@ def evaluate(rankers: dict[str, Ranker], tasks: list[Task], progress: Callable[[
                 per_query["learned"], per_query[best_baseline[1]]
             )
             if isinstance(learned, LearnedRanker) and task.queries:
-                results[task.name]["generator_recall"] = generator_recall(learned, task)
+                results[task.name]["generator_recall"] = generator_recall(learned, index, task)
     return results
 
 
@@ -412,11 +417,11 @@ def fit_ranker(
     """Fit on ``cfg.label_years`` (each with an index that knows only the years before it)."""
     start = time.perf_counter()
     indexes = {y: index_at(catalogue, profiles_at, y - 1, encode, rulebook, thresholds) for y in cfg.label_years}
-    ranker = LearnedRanker(indexes[cfg.label_years[0]], random_state=cfg.seed)
+    ranker = LearnedRanker(random_state=cfg.seed)
     data, kinds = training_set(indexes, catalogue, cfg, ranker, projects, progress)
     rows = ", ".join(f"{h} {len(v):,} ({int((v > 0).sum()):,} positive)" for h, v in data.y.items())
     progress(f"training rows: {rows}")
-    ranker.fit(data)
+    ranker.fit(indexes[cfg.label_years[0]], data)
     meta = {
         "train_seconds": round(time.perf_counter() - start, 1),
         "training_rows": {
@@ -441,13 +446,13 @@ def evaluate_design(
 ) -> dict:
     """The learned ranker and every baseline on the tasks of ``cfg.eval_year`` (features up to the year before)."""
     eval_index = index_at(catalogue, profiles_at, cfg.eval_year - 1, encode, rulebook, thresholds)
-    rankers: dict[str, Ranker] = {"learned": ranker.bound_to(eval_index)}
+    rankers: dict[str, Ranker] = {"learned": ranker}
     for name, cls in BASELINES.items():
-        rankers[name] = cls(eval_index).fit()
+        rankers[name] = cls().fit(eval_index)
     tasks = build_tasks(
         eval_index, catalogue, cfg.eval_year, cfg.max_eval_text_queries, cfg.max_eval_priority_queries
     )
-    return evaluate(rankers, tasks, progress)
+    return evaluate(eval_index, rankers, tasks, progress)
 
 
 def train_and_evaluate(
@@ -560,12 +565,12 @@ def newest_year_cv(
         ranker, _ = fit_ranker(
             catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress, {year: set(ids) - held_out}
         )
-        rankers: dict[str, Ranker] = {"learned": ranker.bound_to(eval_index)}
-        rankers.update({name: cls(eval_index).fit() for name, cls in BASELINES.items()})
+        rankers: dict[str, Ranker] = {"learned": ranker}
+        rankers.update({name: cls().fit(eval_index) for name, cls in BASELINES.items()})
         tasks = build_tasks(
             eval_index, catalogue, year, cfg.max_eval_text_queries, cfg.max_eval_priority_queries, held_out
         )
-        results = evaluate(rankers, tasks, progress)
+        results = evaluate(eval_index, rankers, tasks, progress)
         for task, res in results.items():
             for name, r in res["rankers"].items():
                 per_task.setdefault(task, {}).setdefault(name, []).append(r[PRIMARY_METRIC])

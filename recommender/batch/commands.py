@@ -28,6 +28,7 @@ from rich.table import Table
 from recommender.batch.engines import Engine, make_engine
 from recommender.batch.progress import Advance
 from recommender.batch.report import PairingReport, ReportRequest, build_report, read_org_ids, write_report
+from recommender.catalogue import RowError
 
 EXIT_REJECTED_ROWS = 1  # as in recommender.cli: the command ran but some input rows were rejected
 
@@ -53,7 +54,11 @@ class RichProgress:
         )
         with Progress(*columns, console=self.console) as bar:
             task = bar.add_task(description, total=total)
-            yield lambda n=1: bar.advance(task, n)
+
+            def advance(n: int = 1) -> None:
+                bar.advance(task, n)
+
+            yield advance
 
 
 def ray_address() -> str | None:
@@ -129,7 +134,8 @@ def report_command(
     ws = _workspace()
     with err.status("loading the catalogue, profiles and model"):
         recommender = ws.recommender
-    org_ids, rejected = (None, [])
+    org_ids: tuple[str, ...] | None = None
+    rejected: list[RowError] = []
     if orgs is not None:
         ids, rejected = read_org_ids(orgs, recommender.index)
         org_ids = tuple(ids)

@@ -16,6 +16,7 @@ the last bit.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import uuid
@@ -197,7 +198,7 @@ class RayEngine(Engine):
                     num_cpus=workers or available_cpus(),
                     include_dashboard=False,
                     log_to_driver=False,
-                    logging_level="warning",
+                    logging_level=logging.WARNING,
                 )
             self._owns = True
         # The rule book holds MappingProxyType (read-only dicts), which pickle refuses; ship them as dicts.

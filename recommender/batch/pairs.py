@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recommender.batch.context import portable_ranker
+from recommender.batch.context import portable_index
 from recommender.batch.engines import Engine, InlineEngine
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.errors import CorridorError
+from recommender.ranking.contract import top_k
+from recommender.ranking.features import query_context
 from recommender.ranking.index import Query, RankingIndex
-from recommender.ranking.rankers import LearnedRanker, top_k
+from recommender.ranking.rankers import LearnedRanker
 
 
 class EmptyScopeError(CorridorError):
@@ -56,6 +58,7 @@ class ScanConfig:
 class ScanJob:
     """What every worker needs: shipped once per worker by the engine."""
 
+    index: RankingIndex
     ranker: LearnedRanker
     priority: str
     instrument: str | None
@@ -138,8 +141,7 @@ class PairScan:
 def score_korean_org(job: ScanJob, kr_row: int) -> tuple[np.ndarray, np.ndarray]:
     """(European positions in ``job.eu_rows``, scores) of one Korean organisation against every allowed
     European organisation, scored block by block."""
-    ranker = job.ranker
-    index: RankingIndex = ranker.index
+    ranker, index = job.ranker, job.index
     query = Query(
         org_id=index.ids[kr_row],
         region="EU",
@@ -153,11 +155,11 @@ def score_korean_org(job: ScanJob, kr_row: int) -> tuple[np.ndarray, np.ndarray]
     positions = np.flatnonzero(index.allowed(rq)[job.eu_rows])
     scores = np.empty(len(positions))
     if len(positions):
-        ctx = ranker.context(rq)
+        ctx = query_context(index, rq)
         block = job.config.block
         for start in range(0, len(positions), block):
             rows = job.eu_rows[positions[start : start + block]]
-            scores[start : start + block] = ranker.score_rows(rq, rows, ctx)
+            scores[start : start + block] = ranker.score(index, rq, rows, ctx)
     return positions, scores
 
 
@@ -231,6 +233,7 @@ def _merge(scan: PairScan, part: ChunkResult, parts: dict[str, list]) -> None:
 
 
 def scan_pairs(
+    index: RankingIndex,
     ranker: LearnedRanker,
     priority: str,
     kr_rows: np.ndarray,
@@ -250,7 +253,6 @@ def scan_pairs(
     if not isinstance(ranker, LearnedRanker):
         raise TypeError(f"pair scans need the learned ranker, got {type(ranker).__name__}")
     ranker._check_fitted()
-    index = ranker.index
     index.priority_index(priority)  # unknown priorities raise before any work
     index.eligibility(instrument)  # unknown instruments too; and the verdicts are cached before workers fork
     cfg = config or ScanConfig()
@@ -259,12 +261,11 @@ def scan_pairs(
     eu_rows = np.unique(np.asarray(eu_rows, dtype=np.int64))
     if len(kr_rows) == 0 or len(eu_rows) == 0:
         raise EmptyScopeError(f"nothing to pair: {len(kr_rows)} Korean and {len(eu_rows)} European organisations")
-    ranker = portable_ranker(ranker)
     codes = index.graph.country_codes[eu_rows]
     uniq, eu_country = np.unique(codes, return_inverse=True)
     job = ScanJob(
-        ranker, priority, instrument, keep_ineligible, include_known, kind, eu_rows, eu_country.astype(np.int64),
-        len(uniq), cfg,
+        portable_index(index), ranker, priority, instrument, keep_ineligible, include_known, kind, eu_rows,
+        eu_country.astype(np.int64), len(uniq), cfg,
     )
     n_c = len(uniq)
     scan = PairScan(

@@ -20,7 +20,10 @@ class NullProgress:
 
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Advance]:
-        yield lambda n=1: None
+        def ignore(n: int = 1) -> None:
+            pass
+
+        yield ignore
 
 
 NULL_PROGRESS = NullProgress()

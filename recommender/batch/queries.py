@@ -23,7 +23,7 @@ def _rank_chunk(context: tuple[Recommender, int], chunk: list[ResolvedQuery]) ->
     recommender, k = context
     out = []
     for rq in chunk:
-        ids, scores = recommender.ranker.rank_resolved(rq, k)
+        ids, scores = recommender.ranker.rank(recommender.index, rq, k)
         out.append(recommender._build(rq, ids, scores, explain=False))
     return out
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from recommender.catalogue import RowError
 from recommender.catalogue.kinds import kind_mask
 from recommender.csvfiles import csv_records
 from recommender.errors import CorridorError
-from recommender.ranking.features import FEATURES, LABELS
+from recommender.ranking.features import FEATURES, LABELS, query_context
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.pairings import DEFAULT_SPREAD, TOP_BLOCK, TOP_PER_KOREAN, partner_cap, spread_pairs
 from recommender.ranking.rankers import LearnedRanker
@@ -144,6 +145,7 @@ def build_report(
             advance(1)
     scan_started = time.perf_counter()
     scan = scan_pairs(
+        index,
         ranker,
         request.priority,
         kr_rows,
@@ -224,7 +226,7 @@ def spread_scan(scan: PairScan, request: ReportRequest) -> None:
     organisation takes more than 5 while others have pairs to show; pairs whose sides show the priority in their
     own texts (not only as a declared area) come first."""
     cap = partner_cap(len(scan.kr_rows), request.spread)
-    index = scan.job.ranker.index
+    index = scan.job.index
     p = index.priority_index(request.priority)
 
     def tier(kr: np.ndarray, eu: np.ndarray) -> np.ndarray:
@@ -296,14 +298,14 @@ def _pairings(
     groups = pd.Series(np.arange(n)).groupby(kr)
     # Many small model calls: one thread avoids OpenMP start/stop costs (and stalls on a busy machine).
     with progress.step(f"explaining the top {n_explain} pairings", n) as advance, threadpool_limits(1):
-        for kr_row, where in groups.indices.items():
+        for kr_row, where in cast(dict[int, np.ndarray], groups.indices).items():
             rq = index.resolve(request.query_for(str(index.ids[kr_row])))
-            ctx = ranker.context(rq)
+            ctx = query_context(index, rq)
             if ctx.graph is not None:
                 shared[where] = ctx.graph[0][eu[where]]
             explained = where[where < n_explain]
             if len(explained):
-                contrib = ranker.contributions(rq, eu[explained], ctx)
+                contrib = ranker.contributions(index, rq, eu[explained], ctx)
                 explanation[explained] = [_summary(c) for c in contrib]
             advance(len(where))
     adjacency = index.graph.adjacency

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -348,9 +349,9 @@ def merge_curated(orgs: pd.DataFrame, curated: list[CuratedOrganisation]) -> pd.
         if c.pic is not None and c.pic in orgs.index:
             for key, value in fields.items():
                 orgs.at[c.pic, key] = value
-            if pd.isna(orgs.at[c.pic, "name"]):
+            if pd.isna(cast(Any, orgs.at[c.pic, "name"])):
                 orgs.at[c.pic, "name"] = c.name
-            orgs.at[c.pic, "sources"] = f"{orgs.at[c.pic, 'sources']};curated"
+            orgs.at[c.pic, "sources"] = str(orgs.at[c.pic, "sources"]) + ";curated"
         else:
             new_rows.append(
                 {

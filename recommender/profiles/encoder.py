@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -143,7 +144,7 @@ class Encoder:
             shipped = VectorCache(self.shipped)
             shipped._load()
             self.cache.seed(list(shipped._vectors), np.array(list(shipped._vectors.values())))
-        self._model = None
+        self._model: Any = None
         self.encoded_count = 0  # texts actually run through the model (for benchmarks and tests)
 
     @property
@@ -176,7 +177,7 @@ class Encoder:
             self._encode_missing(list(missing), list(missing.values()), show_progress)
         if not keys:
             return np.zeros((0, self._cached_dimension()), dtype=np.float32)
-        return np.stack([self.cache.get(k) for k in keys]).astype(np.float32)
+        return np.stack(cast(list[np.ndarray], [self.cache.get(k) for k in keys])).astype(np.float32)
 
     def _encode_missing(self, keys: list[str], texts: list[str], show_progress: bool) -> None:
         """Encode in chunks, persisting each chunk, so an interrupted long run keeps what it did."""

@@ -15,6 +15,7 @@ rest without a word. We never let that happen silently:
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 WORD_BUDGET = 170
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
@@ -27,7 +28,7 @@ def clean(text: object) -> str:
     try:
         import pandas as pd
 
-        if pd.isna(text):
+        if pd.isna(cast(Any, text)):
             return ""
     except (TypeError, ValueError):
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from recommender.profiles.profiles import Profiles, characteristic_projects, exp
 
 
 def _plain(value: object) -> object:
-    if value is None or (not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value)):
+    if value is None or (not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(cast(Any, value))):
         return None
     return value.item() if hasattr(value, "item") else value
 

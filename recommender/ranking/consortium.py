@@ -243,7 +243,7 @@ def propose_consortium(
 
     def partner_scores(i: int) -> np.ndarray:
         rq = index.resolve(Query(org_id=pool_ids[i], instrument=instrument, priority=priority, include_known=True))
-        return ranker.score_rows(rq, pool_rows)
+        return ranker.score(index, rq, pool_rows)
 
     def evaluate(members: list[dict]) -> ConsortiumVerdict:
         return evaluate_consortium(rulebook, {"instrument": instrument, "members": members})

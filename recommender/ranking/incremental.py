@@ -2,7 +2,8 @@
 
 A full rebuild of the profiles of the default catalogue takes seconds to minutes; an organisation added
 through the API must be rankable at once. :func:`with_organisations` returns a *new* index (the old one is
-left untouched, so readers holding it keep a consistent view) in which each given organisation:
+left untouched, so readers holding it keep a consistent view; rankers take the index per call, so the same
+fitted ranker serves the new index as it is) in which each given organisation:
 
 - replaces the catalogue row with the same id in place (its projects, graph position and pooled project
   vector stay), or is appended as a new row with no projects and no collaborations;
@@ -17,7 +18,6 @@ user rows at the end); tests/test_ranking_incremental.py checks it.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import fields, replace
 
 import numpy as np
@@ -116,9 +116,8 @@ def with_organisations(
     if unknown:
         raise CorridorError(f"with_organisations: profile fields {unknown} are not supported; extend it")
     profiles = replace(prof, **changes)
-    return RankingIndex(
-        catalogue, profiles, graph, index.encode_texts, index.rulebook, priority_thresholds=index.priority_thresholds
-    )
+    # History and the lexical index are derived from the catalogue and profiles: rebuilt, not carried over.
+    return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=None, lexical=None)
 
 
 def organisation_profile_vectors(
@@ -154,13 +153,6 @@ def organisation_profile_vectors(
     norm = np.linalg.norm(vector)
     vector = vector / norm if norm > 0 else np.zeros(dim)
     return vector.astype(np.float32), score
-
-
-def rebind(ranker, index: RankingIndex):
-    """The same fitted ranker serving ``index`` (fitted state is shared, read-only)."""
-    bound = copy.copy(ranker)
-    bound.index = index
-    return bound
 
 
 # ---------------------------------------------------------------------------------------------------------

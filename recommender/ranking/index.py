@@ -1,10 +1,15 @@
 """The ranking index: every organisation's profile, graph position and attributes as aligned arrays,
-plus query resolution (organisation id or free text) and per-instrument eligibility of candidates."""
+plus query resolution (organisation id or free text) and per-instrument eligibility of candidates.
+
+Rankers hold no index; every ranker call takes one (see :mod:`recommender.ranking.contract`). The index is
+frozen, so whoever holds one keeps a consistent view: a changed catalogue is a new index."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -19,6 +24,9 @@ from recommender.profiles.profiles import Profiles
 from recommender.profiles.taxonomy import TermMatcher
 from recommender.ranking.lexical import LexicalIndex, build_lexical_index
 from recommender.ranking.vector_search import VectorSearch, build_vector_search
+
+if TYPE_CHECKING:
+    from recommender.rules.model import RuleBook
 
 EUROPE_REGIONS = frozenset({"EU27", "EEA-EFTA", "UA"})
 SIDES = ("EU", "KR", "ANY")
@@ -75,66 +83,111 @@ DEFAULT_EVIDENCE_THRESHOLD = 0.5
 EVIDENCE_THRESHOLD_RANGE = (0.2, 0.5)  # per-priority tagger thresholds are clipped into this range
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class RankingIndex:
+    """Everything a ranker reads about the organisations of one catalogue at one cut-off year.
+
+    Frozen: a changed catalogue (a live addition) is a new index, never an edit of one that readers hold.
+    The fields after ``priority_thresholds`` are derived from the inputs at construction; ``cache`` holds
+    what is derived lazily (eligibility verdicts per instrument, popularity lists, a ranker's document
+    matrix), valid for exactly this index."""
+
     catalogue: Catalogue
     profiles: Profiles
     graph: CollaborationGraph
     encode_texts: TextEncoderFn | None = None
-    rulebook: object | None = None
-    history: ProgrammeHistory | None = None
-    lexical: LexicalIndex | None = None
+    rulebook: RuleBook | None = None
+    history: ProgrammeHistory | None = None  # built from the catalogue when not given
+    lexical: LexicalIndex | None = None  # built from the profiles when not given
     priority_thresholds: np.ndarray | None = None  # (P,) a project shows a priority at this score
-    _eligibility: dict = field(default_factory=dict, repr=False)
+
+    ids: np.ndarray = field(init=False, repr=False)
+    row_of: dict[str, int] = field(init=False, repr=False)
+    names: np.ndarray = field(init=False, repr=False)
+    countries: np.ndarray = field(init=False, repr=False)
+    side_masks: dict[str, np.ndarray] = field(init=False, repr=False)
+    activity: np.ndarray = field(init=False, repr=False)
+    activity_onehot: np.ndarray = field(init=False, repr=False)
+    industry: np.ndarray = field(init=False, repr=False)
+    academic: np.ndarray = field(init=False, repr=False)
+    sme: np.ndarray = field(init=False, repr=False)
+    large: np.ndarray = field(init=False, repr=False)
+    vectors: np.ndarray = field(init=False, repr=False)
+    scores: np.ndarray = field(init=False, repr=False)
+    has_profile: np.ndarray = field(init=False, repr=False)
+    experience: np.ndarray = field(init=False, repr=False)
+    degree: np.ndarray = field(init=False, repr=False)
+    coordination: np.ndarray = field(init=False, repr=False)
+    outside_europe: np.ndarray = field(init=False, repr=False)
+    partners: sparse.csr_matrix = field(init=False, repr=False)
+    international: np.ndarray = field(init=False, repr=False)
+    reference_year: int = field(init=False, repr=False)
+    recency: np.ndarray = field(init=False, repr=False)
+    kinds: np.ndarray = field(init=False, repr=False)
+    kind_reasons: np.ndarray = field(init=False, repr=False)
+    funding_body: np.ndarray = field(init=False, repr=False)
+    kind_onehot: np.ndarray = field(init=False, repr=False)
+    evidence_thresholds: np.ndarray = field(init=False, repr=False)
+    own_projects: np.ndarray = field(init=False, repr=False)
+    evidence_projects: np.ndarray = field(init=False, repr=False)
+    declared: np.ndarray = field(init=False, repr=False)
+    evidence: np.ndarray = field(init=False, repr=False)
+    evidence_in_text: np.ndarray = field(init=False, repr=False)
+    evidence_share: np.ndarray = field(init=False, repr=False)
+    cache: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
+
+    def _set(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     def __post_init__(self) -> None:
         orgs = self.catalogue.organisations
         if not np.array_equal(orgs["id"].to_numpy(dtype=object), self.profiles.org_ids):
             raise CorridorError("profiles and catalogue are not row-aligned; rebuild the profiles")
-        self.ids = orgs["id"].to_numpy(dtype=object)
-        self.row_of = {oid: i for i, oid in enumerate(self.ids)}
-        self.names = orgs["name"].fillna("").to_numpy(dtype=object)
-        self.countries = orgs["country"].fillna("").to_numpy(dtype=object)
+        self._set(ids=orgs["id"].to_numpy(dtype=object))
+        self._set(row_of={oid: i for i, oid in enumerate(self.ids)})
+        self._set(names=orgs["name"].fillna("").to_numpy(dtype=object))
+        self._set(countries=orgs["country"].fillna("").to_numpy(dtype=object))
         region = orgs["region"].fillna("OTHER").to_numpy(dtype=object)
         named = orgs["name"].notna().to_numpy()
         # Unnamed organisations (H2020 link table only) stay in the graph but are never recommended.
-        self.side_masks = {
-            "EU": named & np.isin(region, list(EUROPE_REGIONS)),
-            "KR": named & (region == "KR"),
-            "ANY": named,
-        }
+        self._set(
+            side_masks={
+                "EU": named & np.isin(region, list(EUROPE_REGIONS)),
+                "KR": named & (region == "KR"),
+                "ANY": named,
+            }
+        )
         activity = orgs["activity_type"].fillna("").to_numpy(dtype=object)
-        self.activity = activity
-        self.activity_onehot = np.stack([activity == a for a in ACTIVITY_CODES], axis=1).astype(np.float32)
-        self.industry = activity == "PRC"
-        self.academic = np.isin(activity, ["REC", "HES"])
-        self.sme = orgs["sme"].fillna(False).to_numpy(dtype=bool)
-        self.large = (orgs["size_class"].fillna("") == "large").to_numpy()
-        self.vectors = self.profiles.org_vectors
-        self.scores = self.profiles.org_scores
-        self.has_profile = self.profiles.org_has_profile
-        self.experience = np.log1p(self.graph.projects)
-        self.degree = np.log1p(self.graph.degree)
-        self.coordination = np.log1p(self.graph.coordinated)
+        self._set(activity=activity)
+        self._set(activity_onehot=np.stack([activity == a for a in ACTIVITY_CODES], axis=1).astype(np.float32))
+        self._set(industry=activity == "PRC")
+        self._set(academic=np.isin(activity, ["REC", "HES"]))
+        self._set(sme=orgs["sme"].fillna(False).to_numpy(dtype=bool))
+        self._set(large=(orgs["size_class"].fillna("") == "large").to_numpy())
+        self._set(vectors=self.profiles.org_vectors)
+        self._set(scores=self.profiles.org_scores)
+        self._set(has_profile=self.profiles.org_has_profile)
+        self._set(experience=np.log1p(self.graph.projects))
+        self._set(degree=np.log1p(self.graph.degree))
+        self._set(coordination=np.log1p(self.graph.coordinated))
         # How international an organisation's network is: partners from outside Europe (KR and OTHER).
-        self.outside_europe = ~np.isin(region, list(EUROPE_REGIONS))
+        self._set(outside_europe=~np.isin(region, list(EUROPE_REGIONS)))
         partners = self.graph.adjacency.sign().tocsr()
-        self.partners = partners
-        self.international = np.log1p(np.asarray(partners @ self.outside_europe.astype(np.float64)).ravel())
+        self._set(partners=partners)
+        self._set(international=np.log1p(np.asarray(partners @ self.outside_europe.astype(np.float64)).ravel()))
         ref = self.graph.cutoff_year or int(np.max(self.graph.last_year)) or 0
-        self.reference_year = ref
-        self.recency = np.where(self.graph.last_year > 0, np.clip(ref - self.graph.last_year, 0, 30), 30.0)
-        self._popular: dict[str, np.ndarray] = {}
-        self._titles: dict[str, str] | None = None
+        self._set(reference_year=ref)
+        self._set(recency=np.where(self.graph.last_year > 0, np.clip(ref - self.graph.last_year, 0, 30), 30.0))
         if self.history is None:
-            self.history = build_history(self.catalogue, self.graph.cutoff_year)
+            self._set(history=build_history(self.catalogue, self.graph.cutoff_year))
         if self.lexical is None:
-            self.lexical = organisation_lexical_index(self.profiles)
+            self._set(lexical=organisation_lexical_index(self.profiles))
         kinds = classify_organisations(orgs, self.catalogue.projects, self._participations_until_cutoff())
-        self.kinds = kinds["kind"].to_numpy(dtype=object)
-        self.kind_reasons = kinds["kind_reason"].to_numpy(dtype=object)
-        self.funding_body = kinds["funding_body"].to_numpy(dtype=bool)
-        self.kind_onehot = np.stack([self.kinds == k for k in KINDS], axis=1).astype(np.float32)
+        self._set(kinds=kinds["kind"].to_numpy(dtype=object))
+        self._set(kind_reasons=kinds["kind_reason"].to_numpy(dtype=object))
+        self._set(funding_body=kinds["funding_body"].to_numpy(dtype=bool))
+        self._set(kind_onehot=np.stack([self.kinds == k for k in KINDS], axis=1).astype(np.float32))
         self._evidence()
 
     def _participations_until_cutoff(self) -> pd.DataFrame:
@@ -153,21 +206,26 @@ class RankingIndex:
             thresholds = np.full(n_p, DEFAULT_EVIDENCE_THRESHOLD)
         else:
             thresholds = np.clip(np.asarray(self.priority_thresholds, dtype=np.float64), *EVIDENCE_THRESHOLD_RANGE)
-        self.evidence_thresholds = thresholds
+        self._set(evidence_thresholds=thresholds)
         owns = prof.org_weights.copy().tocsr()
         owns.data[:] = 1.0
-        self.own_projects = np.asarray(owns.sum(axis=1)).ravel()
+        self._set(own_projects=np.asarray(owns.sum(axis=1)).ravel())
         tagged = (prof.project_scores >= thresholds[None, :]).astype(np.float64)
-        self.evidence_projects = np.asarray(owns @ tagged) if tagged.size else np.zeros((len(self.ids), n_p))
+        self._set(evidence_projects=np.asarray(owns @ tagged) if tagged.size else np.zeros((len(self.ids), n_p)))
         orgs = self.catalogue.organisations
         declared = orgs["technology_areas"].fillna("").str.split(";")
-        self.declared = np.stack(
-            [declared.map(lambda areas, p=pid: p in areas).to_numpy(dtype=bool) for pid in prof.taxonomy.ids], axis=1
-        ) if n_p else np.zeros((len(self.ids), 0), dtype=bool)
+        self._set(
+            declared=np.stack(
+                [declared.map(lambda areas, p=pid: p in areas).to_numpy(dtype=bool) for pid in prof.taxonomy.ids],
+                axis=1,
+            )
+            if n_p
+            else np.zeros((len(self.ids), 0), dtype=bool)
+        )
         has_description = np.array([oid in prof.org_description_texts for oid in self.ids], dtype=bool)
         description_only = has_description & (self.own_projects == 0)
         described = description_only[:, None] & (prof.org_scores >= thresholds[None, :])
-        self.evidence = (self.evidence_projects > 0) | self.declared | described
+        self._set(evidence=(self.evidence_projects > 0) | self.declared | described)
         # Evidence in the organisation's own words (a tagged project, or a curated term of the priority in
         # its description), as opposed to a declared area alone: maps show such pairs first.
         matcher = TermMatcher(prof.taxonomy)
@@ -176,11 +234,22 @@ class RankingIndex:
             row = self.row_of.get(oid)
             if row is not None and text:
                 in_description[row] = [bool(found) for found in matcher.find(text)]
-        self.evidence_in_text = (self.evidence_projects > 0) | (in_description & self.evidence)
-        self.evidence_share = np.divide(
-            self.evidence_projects, self.own_projects[:, None],
-            out=np.zeros_like(self.evidence_projects), where=self.own_projects[:, None] > 0,
+        self._set(evidence_in_text=(self.evidence_projects > 0) | (in_description & self.evidence))
+        self._set(
+            evidence_share=np.divide(
+                self.evidence_projects,
+                self.own_projects[:, None],
+                out=np.zeros_like(self.evidence_projects),
+                where=self.own_projects[:, None] > 0,
+            )
         )
+
+    def with_encoder(self, encode_texts: TextEncoderFn | None) -> RankingIndex:
+        """The same index with another text encoder (None: one that cannot resolve free texts, light enough
+        to ship to worker processes). Arrays, frames and ``cache`` are shared, not copied or rebuilt."""
+        slim = copy.copy(self)
+        object.__setattr__(slim, "encode_texts", encode_texts)
+        return slim
 
     # ---------------------------------------------------------------------------------------------------
     def row(self, org_id: str) -> int:
@@ -188,6 +257,15 @@ class RankingIndex:
             return self.row_of[org_id]
         except KeyError:
             raise UnknownOrganisationError(org_id) from None
+
+    @overload
+    def priority_index(self, priority: str) -> int: ...
+
+    @overload
+    def priority_index(self, priority: None) -> None: ...
+
+    @overload
+    def priority_index(self, priority: str | None) -> int | None: ...
 
     def priority_index(self, priority: str | None) -> int | None:
         if priority is None:
@@ -222,7 +300,7 @@ class RankingIndex:
 
     def resolve_many(self, queries: list[Query]) -> list[ResolvedQuery]:
         """Resolve a batch, encoding all free texts in one encoder call."""
-        texts = [q.text for q in queries if not q.org_id]
+        texts = [q.text or "" for q in queries if not q.org_id]
         encoded = iter(zip(*self._encode(texts), strict=True)) if texts else iter(())
         out = []
         for q in queries:
@@ -260,16 +338,16 @@ class RankingIndex:
     def kind_allowed(self, kind_filter: str | None) -> np.ndarray:
         """The organisations a kind filter allows (see ``kind_mask``), built once per filter."""
         key = f"kind:{kind_filter}"
-        if key not in self._popular:
-            self._popular[key] = kind_mask(self.kinds, kind_filter)
-        return self._popular[key]
+        if key not in self.cache:
+            self.cache[key] = kind_mask(self.kinds, kind_filter)
+        return self.cache[key]
 
     @property
     def vector_search(self) -> VectorSearch:
         """Nearest-profile search for the semantic generator (exact on catalogues of the shipped size)."""
-        if "vector_search" not in self._popular:
-            self._popular["vector_search"] = build_vector_search(self.vectors)  # type: ignore[assignment]
-        return self._popular["vector_search"]  # type: ignore[return-value]
+        if "vector_search" not in self.cache:
+            self.cache["vector_search"] = build_vector_search(self.vectors)
+        return self.cache["vector_search"]
 
     def known_partners(self, rq: ResolvedQuery) -> np.ndarray:
         """Rows the query organisation has worked with (empty for free text)."""
@@ -302,20 +380,18 @@ class RankingIndex:
     @property
     def project_years(self) -> dict[str, int]:
         """Project id -> year, built once."""
-        if "years" not in self._popular:
+        if "project_years" not in self.cache:
             projects = self.catalogue.projects
-            self._popular["years"] = dict(  # type: ignore[assignment]
-                zip(projects["id"], projects["year"].fillna(0).astype(int), strict=True)
-            )
-        return self._popular["years"]  # type: ignore[return-value]
+            self.cache["project_years"] = dict(zip(projects["id"], projects["year"].fillna(0).astype(int), strict=True))
+        return self.cache["project_years"]
 
     @property
     def project_titles(self) -> dict[str, str]:
         """Project id -> title, built once (explanations look titles up for every recommendation)."""
-        if self._titles is None:
+        if "project_titles" not in self.cache:
             projects = self.catalogue.projects
-            self._titles = dict(zip(projects["id"], projects["title"].fillna(""), strict=True))
-        return self._titles
+            self.cache["project_titles"] = dict(zip(projects["id"], projects["title"].fillna(""), strict=True))
+        return self.cache["project_titles"]
 
     def partners_in_country(self, country_code: int, rows: np.ndarray) -> np.ndarray:
         """How many past partners each of ``rows`` has in the country with code ``country_code``."""
@@ -335,18 +411,18 @@ class RankingIndex:
 
     def popular(self, side: str, n: int) -> np.ndarray:
         """The ``n`` most experienced organisations of a side (rows), most experienced first."""
-        key = f"{side}:{n}"
-        if key not in self._popular:
+        key = ("popular", side, n)
+        if key not in self.cache:
             rows = np.flatnonzero(self.side_masks[side])
             order = np.lexsort((rows, -self.graph.projects[rows]))
-            self._popular[key] = rows[order[:n]]
-        return self._popular[key]
+            self.cache[key] = rows[order[:n]]
+        return self.cache[key]
 
     def experience_percentiles(self) -> tuple[np.ndarray, np.ndarray]:
         """(defence, overall) experience of every organisation as a percentile among the experienced ones
         (1 = the most; 0 = none). Percentiles keep their meaning from one cut-off year to the next, when
         EDF participations join the security-research record the model first learned from."""
-        if "percentiles" not in self._popular:
+        if "experience_percentiles" not in self.cache:
             out = []
             defence = self.defence_experience_score()
             overall = self.graph.projects.astype(np.float64)
@@ -356,18 +432,19 @@ class RankingIndex:
                     ranks = pd.Series(score[active]).rank(method="average", pct=True).to_numpy()
                     pct[active] = ranks
                 out.append(pct)
-            self._popular["percentiles"] = np.stack(out)
-        pct = self._popular["percentiles"]
+            self.cache["experience_percentiles"] = np.stack(out)
+        pct = self.cache["experience_percentiles"]
         return pct[0], pct[1]
 
     def defence_experience_score(self) -> np.ndarray:
         """EDF participations first, then security research, then all participations (one sortable number)."""
-        if "defence_score" not in self._popular:
+        if "defence_score" not in self.cache:
             h = self.history
+            assert h is not None  # built in __post_init__ when not given
             edf = h.participations[:, h.family_index("edf")]
             security = h.participations[:, h.family_index("security")]
-            self._popular["defence_score"] = edf * 1e6 + security * 1e3 + np.minimum(self.graph.projects, 999)
-        return self._popular["defence_score"]
+            self.cache["defence_score"] = edf * 1e6 + security * 1e3 + np.minimum(self.graph.projects, 999)
+        return self.cache["defence_score"]
 
     # ---------------------------------------------------------------------------------------------------
     def eligibility(self, instrument: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -375,7 +452,8 @@ class RankingIndex:
         if instrument is None or self.rulebook is None:
             n = len(self.ids)
             return np.ones(n), np.full(n, "", dtype=object)
-        if instrument not in self._eligibility:
+        cache_key = ("eligibility", instrument)
+        if cache_key not in self.cache:
             from recommender.rules import Organisation, evaluate_organisation
 
             self.rulebook.instrument(instrument)  # unknown instruments raise with the known list
@@ -388,7 +466,7 @@ class RankingIndex:
                     strict=True,
                 )
             )
-            verdicts: dict[tuple, object] = {}
+            verdicts: dict[tuple, Any] = {}
             for key in set(keys):
                 country, control, activity = key
                 if not country:
@@ -410,14 +488,14 @@ class RankingIndex:
                 [str(verdicts[k].verdict) if verdicts[k] is not None else "INELIGIBLE" for k in keys], dtype=object
             )
             values = np.array([ELIGIBILITY_VALUE[label] for label in labels])
-            self._eligibility[instrument] = (values, labels, verdicts, keys)
-        values, labels, _, _ = self._eligibility[instrument]
+            self.cache[cache_key] = (values, labels, verdicts, keys)
+        values, labels, _, _ = self.cache[cache_key]
         return values, labels
 
     def organisation_verdict(self, instrument: str, row: int):
         """The rules engine's verdict object for one organisation (reasons, citations)."""
         self.eligibility(instrument)
-        _, _, verdicts, keys = self._eligibility[instrument]
+        _, _, verdicts, keys = self.cache[("eligibility", instrument)]
         return verdicts[keys[row]]
 
 

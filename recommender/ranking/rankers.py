@@ -1,210 +1,132 @@
-"""Rankers behind one small contract: ``fit(training=None) -> self``, ``rank(query, k) -> (ids, scores)``,
-``rank_batch(queries, k)``, ``save(dir)`` and ``load(dir, index)``.
-
-Every ranker ranks only what the index allows for the query: the requested side, minus the query's
-known partners (unless included), funding bodies (unless asked for) and, with a priority, organisations
-without demonstrated capability in it. Ties are broken by relevance (profile similarity), then by row.
+"""The rankers of the registry :data:`RANKERS`, all under the contract of :mod:`recommender.ranking.contract`.
 
 Baselines (popularity, defence experience, TF-IDF cosine, BM25, embedding cosine, Adamic-Adar) score every
 allowed candidate. The learned ranker generates candidates (semantic, lexical, collaboration-graph and
 defence-graph neighbours, the most experienced and the most defence-experienced organisations, the
 specialists of a requested priority) and re-ranks them with LightGBM LambdaMART, one head for
-organisation queries and one for free-text queries (which have no place in the collaboration graph).
+organisation queries and one for free-text queries (which have no place in the collaboration graph); it is
+also an :class:`~recommender.ranking.contract.Explainer` (TreeSHAP contributions).
+
+Rankers hold fitted state only; whatever they derive from an index (the TF-IDF matrix of its organisation
+texts) lives in that index's ``cache``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any, Self
 
 import joblib
 import numpy as np
-from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.artifacts import read_verified_manifest, write_model_dir
 from recommender.history import INSTRUMENT_FAMILIES
+from recommender.ranking.contract import Ranker, RankerBase, Ranking, relevance, top_k
 from recommender.ranking.features import FEATURES, QueryContext, pair_features, query_context, requested_priority
-from recommender.ranking.index import Query, RankingIndex, ResolvedQuery
-
-Ranking = tuple[np.ndarray, np.ndarray]  # (organisation ids, scores), best first
+from recommender.ranking.index import RankingIndex, ResolvedQuery
 
 
-def top_k(
-    rows: np.ndarray, scores: np.ndarray, k: int, tiebreak: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (rows, scores): score descending, ties broken by ``tiebreak`` descending (relevance),
-    then by row ascending (deterministic)."""
-    if len(rows) == 0 or k <= 0:
-        return rows[:0], scores[:0]
-    if tiebreak is None:
-        tiebreak = np.zeros(len(rows))
-    if len(rows) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        kth = scores[part].min()
-        part = np.flatnonzero(scores >= kth)  # keep every tie at the boundary, then sort
-        rows, scores, tiebreak = rows[part], scores[part], tiebreak[part]
-    order = np.lexsort((rows, -tiebreak, -scores))[:k]
-    return rows[order], scores[order]
-
-
-def relevance(index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
-    """Profile similarity of ``rows`` to the query: the tie-breaker of every ranker."""
-    if not rq.has_profile:
-        return np.zeros(len(rows))
-    return np.where(index.has_profile[rows], index.vectors[rows] @ rq.vector, -1.0).astype(np.float64)
-
-
-class Ranker:
-    """Base class: subclasses implement ``_score(rq, rows)`` (higher is better) or override ranking."""
-
-    name = "ranker"
-    description = ""
-
-    def __init__(self, index: RankingIndex) -> None:
-        self.index = index
-
-    def fit(self, training: object | None = None) -> Ranker:
-        self.fitted_ = True
-        return self
-
-    def _check_fitted(self) -> None:
-        if not getattr(self, "fitted_", False):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load()")
-
-    def _check_k(self, k: int) -> None:
-        if not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-
-    def rank(self, query: Query, k: int = 10) -> Ranking:
-        self._check_k(k)
-        return self.rank_resolved(self.index.resolve(query), k)
-
-    def rank_batch(self, queries: list[Query], k: int = 10) -> list[Ranking]:
-        self._check_k(k)
-        return [self.rank_resolved(rq, k) for rq in self.index.resolve_many(list(queries))]
-
-    def rank_resolved(self, rq: ResolvedQuery, k: int) -> Ranking:
-        self._check_fitted()
-        rows = np.flatnonzero(self.index.allowed(rq))
-        scores = self._score(rq, rows).astype(np.float64)
-        best, scores = top_k(rows, scores, k, relevance(self.index, rq, rows))
-        return self.index.ids[best], scores
-
-    def score_rows(self, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None) -> np.ndarray:
-        """Scores of the given candidate rows (the same numbers ``rank_resolved`` sorts by)."""
-        self._check_fitted()
-        return self._score(rq, rows).astype(np.float64)
-
-    def _score(self, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def save(self, directory: Path, manifest: dict | None = None) -> dict:
-        return write_model_dir(
-            directory, {"params.json": lambda p: p.write_text(json.dumps({}))}, {"kind": self.name, **(manifest or {})}
-        )
-
-    @classmethod
-    def load(cls, directory: Path, index: RankingIndex) -> Ranker:
-        manifest = read_verified_manifest(directory)
-        if manifest.get("kind") != cls.name:
-            from recommender.artifacts import ModelIntegrityError
-
-            raise ModelIntegrityError(f"{directory} holds a {manifest.get('kind')!r} model, not {cls.name!r}")
-        return cls(index).fit()
-
-
-class PopularityRanker(Ranker):
+class PopularityRanker(RankerBase):
     """The most experienced organisations (projects taken part in), past partners left out (as every ranker
     does by default)."""
 
     name = "popularity"
     description = "most projects first, past partners left out"
 
-    def _score(self, rq, rows):
-        return self.index.graph.projects[rows]
+    def _score(self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
+        return index.graph.projects[rows]
 
 
-class DefenceExperienceRanker(Ranker):
+class DefenceExperienceRanker(RankerBase):
     """EDF participations first, then security research, then all participations; past partners left out."""
 
     name = "defence-experience"
     description = "most EDF, then security-research, then all participations first, past partners left out"
 
-    def _score(self, rq, rows):
-        return self.index.defence_experience_score()[rows]
+    def _score(self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
+        return index.defence_experience_score()[rows]
 
 
-class EmbeddingRanker(Ranker):
+class EmbeddingRanker(RankerBase):
     """Cosine similarity of capability-profile vectors."""
 
     name = "embedding-cosine"
     description = "capability-profile vector cosine"
 
-    def _score(self, rq, rows):
-        sims = (self.index.vectors @ rq.vector)[rows]
-        return np.where(self.index.has_profile[rows], sims, -1.0)
+    def _score(self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
+        sims = (index.vectors @ rq.vector)[rows]
+        return np.where(index.has_profile[rows], sims, -1.0)
 
 
-class Bm25Ranker(Ranker):
+class Bm25Ranker(RankerBase):
     """BM25 between the query's terms and each organisation's best-matching own text."""
 
     name = "bm25"
     description = "BM25 of the query's distinctive terms against each organisation's own texts"
 
-    def _score(self, rq, rows):
-        return query_context(self.index, rq).lexical[rows]
+    def _score(self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
+        return query_context(index, rq).lexical[rows]
 
 
-class AdamicAdarRanker(Ranker):
+class AdamicAdarRanker(RankerBase):
     """Adamic-Adar index in the past collaboration graph (zero for free-text queries: no node)."""
 
     name = "adamic-adar"
     description = "Adamic-Adar in the past collaboration graph"
 
-    def _score(self, rq, rows):
+    def _score(self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
         if rq.row is None or not rq.has_graph:
             return np.zeros(len(rows))
-        return self.index.graph.neighbour_scores(rq.row)[1][rows]
+        return index.graph.neighbour_scores(rq.row)[1][rows]
 
 
-class TfidfRanker(Ranker):
-    """TF-IDF cosine between the query's text and each organisation's text (description + project texts)."""
+class TfidfRanker(RankerBase):
+    """TF-IDF cosine between the query's text and each organisation's text (description + project texts).
+
+    The vocabulary is fitted on one index; the document matrix of any index it ranks over is built once per
+    index, in that index's cache."""
 
     name = "tfidf-cosine"
     description = "TF-IDF cosine of organisation texts"
     max_projects = 25
+    vectorizer_: TfidfVectorizer
 
-    def _documents(self) -> list[str]:
-        prof = self.index.profiles
+    def _documents(self, index: RankingIndex) -> list[str]:
+        prof = index.profiles
         weights = prof.org_weights
         docs = []
-        for row, oid in enumerate(self.index.ids):
+        for row, oid in enumerate(index.ids):
             start, end = weights.indptr[row], weights.indptr[row + 1]
             cols = weights.indices[start:end][np.argsort(-weights.data[start:end], kind="stable")][: self.max_projects]
             parts = [prof.org_description_texts.get(oid, "")] + [prof.project_texts[c] for c in cols]
             docs.append(" ".join(p for p in parts if p))
         return docs
 
-    def fit(self, training: object | None = None) -> TfidfRanker:
-        docs = self._documents()
+    def _matrix(self, index: RankingIndex) -> Any:
+        key = (self.name, self.vectorizer_)
+        if key not in index.cache:
+            index.cache[key] = self.vectorizer_.transform(self._documents(index)).tocsr()
+        return index.cache[key]
+
+    def fit(self, index: RankingIndex, training: Any = None) -> Self:
         self.vectorizer_ = TfidfVectorizer(
             sublinear_tf=True, min_df=2, max_df=0.5, stop_words="english", max_features=100_000, dtype=np.float32
         )
-        self.vectorizer_.fit(docs)
-        self.matrix_ = self.vectorizer_.transform(docs).tocsr()  # the same path as load(): identical scores
+        self.vectorizer_.fit(self._documents(index))
         self.fitted_ = True
         return self
 
-    def _query_vector(self, rq):
+    def _score(self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
+        matrix = self._matrix(index)
         if rq.query.text and rq.query.text.strip():
-            return self.vectorizer_.transform([rq.query.text])
-        return self.matrix_[rq.row]
-
-    def _score(self, rq, rows):
-        q = self._query_vector(rq)
-        return (self.matrix_ @ q.T).toarray().ravel()[rows]
+            q = self.vectorizer_.transform([rq.query.text])
+        else:
+            q = matrix[rq.row]
+        return (matrix @ q.T).toarray().ravel()[rows]
 
     def save(self, directory: Path, manifest: dict | None = None) -> dict:
         return write_model_dir(
@@ -214,16 +136,15 @@ class TfidfRanker(Ranker):
         )
 
     @classmethod
-    def load(cls, directory: Path, index: RankingIndex) -> TfidfRanker:
-        read_verified_manifest(directory, expect={"kind": cls.name})
-        ranker = cls(index)
+    def load(cls, directory: Path, expect: dict | None = None) -> Self:
+        read_verified_manifest(directory, expect={"kind": cls.name, **(expect or {})})
+        ranker = cls()
         ranker.vectorizer_ = joblib.load(directory / "vectorizer.joblib")
-        ranker.matrix_ = ranker.vectorizer_.transform(ranker._documents()).tocsr()
         ranker.fitted_ = True
         return ranker
 
 
-BASELINES: dict[str, type[Ranker]] = {
+BASELINES: dict[str, type[RankerBase]] = {
     cls.name: cls
     for cls in (PopularityRanker, DefenceExperienceRanker, TfidfRanker, Bm25Ranker, EmbeddingRanker, AdamicAdarRanker)
 }
@@ -295,7 +216,7 @@ class TrainingSet:
     weights: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class LearnedRanker(Ranker):
+class LearnedRanker(RankerBase):
     """Candidate generation plus LightGBM LambdaMART re-ranking, explained by TreeSHAP contributions."""
 
     name = "learned"
@@ -306,9 +227,10 @@ class LearnedRanker(Ranker):
     # text: free-text queries, which have no country and no place in the graph.
     HEADS = ("org", "defence", "text")
 
+    heads_: dict[str, Any]
+
     def __init__(
         self,
-        index: RankingIndex,
         candidates: CandidateConfig | None = None,
         n_estimators: int = 150,
         learning_rate: float = 0.05,
@@ -318,7 +240,6 @@ class LearnedRanker(Ranker):
         colsample_bytree: float = 0.8,
         random_state: int = 0,
     ) -> None:
-        super().__init__(index)
         self.candidates = candidates or CandidateConfig()
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -361,7 +282,8 @@ class LearnedRanker(Ranker):
             verbose=-1,
         )
 
-    def fit(self, training: TrainingSet | None = None) -> LearnedRanker:
+    def fit(self, index: RankingIndex, training: TrainingSet | None = None) -> Self:
+        """Fit the heads on ``training`` (feature rows built over ``index`` and others, see training/ranker.py)."""
         if training is None:
             raise ValueError("LearnedRanker.fit needs a TrainingSet (see training/ranker.py)")
         self.heads_ = {}
@@ -395,43 +317,49 @@ class LearnedRanker(Ranker):
             return "text"
         return "defence" if rq.query.instrument in DEFENCE_INSTRUMENTS else "org"
 
-    def context(self, rq: ResolvedQuery) -> QueryContext:
-        return query_context(self.index, rq)
+    def generator_rows(
+        self, index: RankingIndex, rq: ResolvedQuery, ctx: QueryContext | None = None
+    ) -> dict[str, np.ndarray]:
+        ctx = ctx or query_context(index, rq)
+        return generate_candidates(index, ctx, index.allowed(rq), self.candidates)
 
-    def generator_rows(self, rq: ResolvedQuery, ctx: QueryContext | None = None) -> dict[str, np.ndarray]:
-        ctx = ctx or self.context(rq)
-        return generate_candidates(self.index, ctx, self.index.allowed(rq), self.candidates)
-
-    def candidate_rows(self, rq: ResolvedQuery, ctx: QueryContext | None = None) -> np.ndarray:
-        parts = list(self.generator_rows(rq, ctx).values())
+    def candidate_rows(self, index: RankingIndex, rq: ResolvedQuery, ctx: QueryContext | None = None) -> np.ndarray:
+        parts = list(self.generator_rows(index, rq, ctx).values())
         return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
-    def raw_scores(self, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None) -> np.ndarray:
-        X = pair_features(self.index, ctx or self.context(rq), rows)
+    def raw_scores(
+        self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None
+    ) -> np.ndarray:
+        """The LambdaMART margins of ``rows``."""
+        X = pair_features(index, ctx or query_context(index, rq), rows)
         return self.heads_[self.head_for(rq)].predict(X, num_threads=1)
 
-    def score_rows(self, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None) -> np.ndarray:
-        """Scores in (0, 1): the logistic of the LambdaMART margin (same order, comparable bins)."""
+    def score(
+        self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None
+    ) -> np.ndarray:
+        """Scores in (0, 1): the logistic of the LambdaMART margin (same order, comparable bins). ``ctx``, when
+        given, is ``query_context(index, rq)``, computed once for many calls."""
         self._check_fitted()
         if len(rows) == 0:
             return np.zeros(0)
-        return 1.0 / (1.0 + np.exp(-self.raw_scores(rq, rows, ctx)))
+        return 1.0 / (1.0 + np.exp(-self.raw_scores(index, rq, rows, ctx)))
 
-    def rank_resolved(self, rq: ResolvedQuery, k: int) -> Ranking:
-        self._check_fitted()
-        ctx = self.context(rq)
-        rows = self.candidate_rows(rq, ctx)
+    def _rank(self, index: RankingIndex, rq: ResolvedQuery, k: int) -> Ranking:
+        ctx = query_context(index, rq)
+        rows = self.candidate_rows(index, rq, ctx)
         if len(rows) == 0:
-            return self.index.ids[:0], np.zeros(0)
-        best, scores = top_k(rows, self.score_rows(rq, rows, ctx), k, relevance(self.index, rq, rows))
-        return self.index.ids[best], scores
+            return index.ids[:0], np.zeros(0)
+        best, scores = top_k(rows, self.score(index, rq, rows, ctx), k, relevance(index, rq, rows))
+        return index.ids[best], scores
 
-    def contributions(self, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None) -> np.ndarray:
+    def contributions(
+        self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None
+    ) -> np.ndarray:
         """(len(rows), n_features): each feature's TreeSHAP contribution to the ranking margin."""
         self._check_fitted()
         if len(rows) == 0:
             return np.zeros((0, len(FEATURES)))
-        X = pair_features(self.index, ctx or self.context(rq), rows)
+        X = pair_features(index, ctx or query_context(index, rq), rows)
         contrib = self.heads_[self.head_for(rq)].predict(X, pred_contrib=True, num_threads=1)
         return np.asarray(contrib)[:, : len(FEATURES)]
 
@@ -441,13 +369,10 @@ class LearnedRanker(Ranker):
 
     def save(self, directory: Path, manifest: dict | None = None, extra_files: dict[str, str] | None = None) -> dict:
         """Write heads (LightGBM text models), parameters and any ``extra_files`` under one manifest."""
-        writers = {
-            f"head-{head}.txt": (lambda p, b=booster: p.write_text(b.model_to_string()))
-            for head, booster in self.heads_.items()
-        }
-        writers["params.json"] = lambda p: p.write_text(json.dumps(self.get_params(), sort_keys=True))
-        for name, text in (extra_files or {}).items():
-            writers[name] = lambda p, t=text: p.write_text(t)
+        texts = {f"head-{head}.txt": booster.model_to_string() for head, booster in self.heads_.items()}
+        texts["params.json"] = json.dumps(self.get_params(), sort_keys=True)
+        texts.update(extra_files or {})
+        writers = {name: partial(Path.write_text, data=text) for name, text in texts.items()}
         return write_model_dir(
             directory,
             writers,
@@ -455,9 +380,7 @@ class LearnedRanker(Ranker):
         )
 
     @classmethod
-    def load(
-        cls, directory: Path, index: RankingIndex, expect: dict | None = None, prefix: str = ""
-    ) -> LearnedRanker:
+    def load(cls, directory: Path, expect: dict | None = None, prefix: str = "") -> Self:
         """Load after checking every file's sha256, the kind, the feature list and ``expect`` fields.
 
         ``prefix`` selects another set of heads in the same folder: ``EVALUATED_PREFIX`` is the same design
@@ -466,18 +389,12 @@ class LearnedRanker(Ranker):
 
         read_verified_manifest(directory, expect={"kind": cls.name, "features": list(FEATURES), **(expect or {})})
         params = json.loads((directory / "params.json").read_text())
-        ranker = cls(index, candidates=CandidateConfig(**params.pop("candidates")), **params)
+        ranker = cls(candidates=CandidateConfig(**params.pop("candidates")), **params)
         ranker.heads_ = {
             head: lgb.Booster(model_str=(directory / f"{prefix}head-{head}.txt").read_text()) for head in cls.HEADS
         }
         ranker.fitted_ = True
         return ranker
 
-    def bound_to(self, index: RankingIndex) -> LearnedRanker:
-        """The same fitted model serving another index (fitted state is shared, read-only)."""
-        params = {k: v for k, v in self.get_params().items() if k != "candidates"}
-        ranker = LearnedRanker(index, self.candidates, **params)
-        if hasattr(self, "heads_"):
-            ranker.heads_ = self.heads_
-            ranker.fitted_ = getattr(self, "fitted_", False)
-        return ranker
+
+RANKERS: dict[str, type[Ranker]] = {**BASELINES, LearnedRanker.name: LearnedRanker}

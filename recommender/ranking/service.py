@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
+from recommender.ranking.contract import Explainer, Ranker
 from recommender.ranking.features import FEATURES, LABELS
 from recommender.ranking.index import Query, RankingIndex, ResolvedQuery
-from recommender.ranking.rankers import LearnedRanker, Ranker
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class Recommendation:
 
 
 class Recommender:
-    """Ranks with a ranker over an index and explains each result."""
+    """Ranks with a ranker over an index and explains each result: the pair a request reads together. The
+    ranker holds no index, so a new index (a live addition) pairs with the same ranker."""
 
     def __init__(self, index: RankingIndex, ranker: Ranker) -> None:
         self.index = index
@@ -62,7 +64,7 @@ class Recommender:
 
     def recommend(self, query: Query, k: int = 10, explain: bool = True) -> list[Recommendation]:
         rq = self.index.resolve(query)
-        ids, scores = self.ranker.rank_resolved(rq, k)
+        ids, scores = self.ranker.rank(self.index, rq, k)
         return self._build(rq, ids, scores, explain)
 
     def left_out(self, query: Query) -> dict[str, int]:
@@ -71,11 +73,9 @@ class Recommender:
         return self.index.left_out(self.index.resolve(query))
 
     def recommend_batch(self, queries: list[Query], k: int = 10, explain: bool = False) -> list[list[Recommendation]]:
-        out = []
-        for rq in self.index.resolve_many(queries):
-            ids, scores = self.ranker.rank_resolved(rq, k)
-            out.append(self._build(rq, ids, scores, explain))
-        return out
+        resolved = self.index.resolve_many(queries)
+        rankings = self.ranker.rank_batch(self.index, resolved, k)
+        return [self._build(rq, ids, scores, explain) for rq, (ids, scores) in zip(resolved, rankings, strict=True)]
 
     # ---------------------------------------------------------------------------------------------------
     def _build(self, rq: ResolvedQuery, ids: np.ndarray, scores: np.ndarray, explain: bool) -> list[Recommendation]:
@@ -83,8 +83,8 @@ class Recommender:
         rows = np.array([index.row_of[i] for i in ids], dtype=int)
         orgs = index.catalogue.organisations
         contrib = None
-        if explain and isinstance(self.ranker, LearnedRanker) and len(rows):
-            contrib = self.ranker.contributions(rq, rows)
+        if explain and isinstance(self.ranker, Explainer) and len(rows):
+            contrib = self.ranker.contributions(index, rq, rows)
         shared = index.graph.adjacency[rq.row] if rq.row is not None else None
         known = set(index.known_partners(rq).tolist())
         out = []
@@ -210,6 +210,6 @@ def _missing(value: object) -> bool:
     try:
         import pandas as pd
 
-        return bool(pd.isna(value))
+        return bool(pd.isna(cast(Any, value)))
     except (TypeError, ValueError):
         return value is None
