@@ -104,9 +104,16 @@ def test_real_server_end_to_end(deployment):
             assert http.get("/docs").status_code == 200
             assert http.get("/v1/instruments").status_code == 401
             assert http.post("/v1/organisations", json={}, headers=read).status_code == 403
+            # radar-kr-8 has worked with every European radar firm: new partners only by default...
             partners = http.get("/v1/organisations/radar-kr-8/partners", params={"region": "EU", "k": 5},
                                 headers=read).json()
-            assert sum(r["org_id"].startswith("radar-") for r in partners["results"]) >= 4
+            assert not any(r["org_id"].startswith("radar-") for r in partners["results"])
+            assert partners["left_out"]["known_partners"] == 8
+            # ...and with include_known they come back first, flagged
+            known = http.get("/v1/organisations/radar-kr-8/partners",
+                             params={"region": "EU", "k": 5, "include_known": "true"}, headers=read).json()
+            radar = [r for r in known["results"] if r["org_id"].startswith("radar-")]
+            assert len(radar) >= 4 and all(r["known_partner"] for r in radar)
             match = http.post("/v1/match", json={"text": "semiconductor chip fabrication", "k": 5}, headers=read)
             assert sum(r["org_id"].startswith("chips-") for r in match.json()["results"]) >= 3
             body = {"id": "kr-e2e-sonar", "name": "E2E Sonar", "country": "KR",
