@@ -395,12 +395,20 @@ class RankingIndex:
 
     def partners_in_country(self, country_code: int, rows: np.ndarray) -> np.ndarray:
         """How many past partners each of ``rows`` has in the country with code ``country_code``."""
-        sub = self.partners[rows]
-        return np.bincount(
-            np.repeat(np.arange(len(rows)), np.diff(sub.indptr)),
-            weights=(self.graph.country_codes[sub.indices] == country_code).astype(np.float64),
-            minlength=len(rows),
-        )
+        if "partners_per_country" not in self.cache:
+            codes = self.graph.country_codes
+            n_countries = int(codes.max()) + 1 if len(codes) else 0
+            by_country = sparse.csr_matrix(
+                (np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), n_countries)
+            )
+            self.cache["partners_per_country"] = (self.partners @ by_country).tocsc()
+        counts = self.cache["partners_per_country"]
+        if not 0 <= country_code < counts.shape[1]:
+            return np.zeros(len(rows))
+        column = np.zeros(counts.shape[0])
+        start, end = counts.indptr[country_code], counts.indptr[country_code + 1]
+        column[counts.indices[start:end]] = counts.data[start:end]
+        return column[rows]
 
     def allowed(self, rq: ResolvedQuery) -> np.ndarray:
         """Candidate mask after the side, the exclusions and (unless kept) instrument ineligibility."""
