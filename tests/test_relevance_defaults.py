@@ -207,3 +207,43 @@ def test_a_priority_recommendation_shows_its_evidence(recommender):
     assert recs and all(r.priority_evidence["priority"] == "unmanned" for r in recs)
     assert all(r.priority_evidence["projects"] or r.priority_evidence["declared"] for r in recs)
     assert recommender.recommend(Query(org_id="kr-cold-drones", region="EU"), k=3)[0].priority_evidence is None
+
+
+# ---- known partners on the batch routes: `corridor rank` query files and `corridor report` maps -----------
+from recommender.batch.report import ReportRequest, build_report  # noqa: E402
+from recommender.ranking.batch import rank_query_file  # noqa: E402
+
+
+def test_a_query_file_ranks_new_partners_unless_a_row_includes_known_ones(recommender, tmp_path):
+    index = recommender.index
+    known = set(index.ids[index.graph.neighbours(index.row("drones-eu-0"))])
+    queries = tmp_path / "queries.csv"
+    queries.write_text("query_id,org_id,region,include_known\nnew,drones-eu-0,ANY,false\nall,drones-eu-0,ANY,true\n")
+    out = tmp_path / "ranked.csv"
+    result = rank_query_file(recommender, queries, 40, out)
+    assert result.ranked == 2 and not result.rejected
+    ranked = pd.read_csv(out)
+    new, everyone = ranked[ranked["query_id"] == "new"], ranked[ranked["query_id"] == "all"]
+    assert not set(new["org_id"]) & known and not new["known_partner"].any()
+    flagged = everyone[everyone["known_partner"]]
+    assert len(flagged) and set(flagged["org_id"]) <= known
+    assert set(everyone.loc[~everyone["known_partner"], "org_id"]).isdisjoint(known)
+
+
+def test_a_map_leaves_pairs_that_worked_together_out_unless_asked(recommender):
+    index = recommender.index
+
+    def pairs(report):
+        return set(zip(report.pairings["kr_id"], report.pairings["eu_id"], strict=True))
+
+    def worked_together(kr_id, eu_id):
+        return index.row(eu_id) in set(index.graph.neighbours(index.row(kr_id)).tolist())
+
+    default = build_report(recommender, ReportRequest(priority="unmanned", top=200, explain=0, spread=1.0))
+    assert default.pairings.shape[0] and not any(worked_together(k, e) for k, e in pairs(default))
+    assert default.meta["left_out"]["known_partner_pairs"] == "left out"
+    kept = build_report(
+        recommender, ReportRequest(priority="unmanned", top=200, explain=0, spread=1.0, include_known=True)
+    )
+    assert any(worked_together(k, e) for k, e in pairs(kept))
+    assert COUNCIL not in set(default.pairings["eu_id"]) | set(kept.pairings["eu_id"])
