@@ -102,6 +102,8 @@ def feedback_export(
     """Write every feedback record (the retraining input): query org or text hash, candidate, verdict, model."""
     import pandas as pd
 
+    from recommender.csvout import write_csv
+
     store = _store()
     try:
         frame = pd.DataFrame(store.feedback(), columns=FEEDBACK_COLUMNS)
@@ -112,7 +114,10 @@ def feedback_export(
         typer.echo(f"error: --out must end in .csv or .parquet, got {out.name}", err=True)
         raise typer.Exit(EXIT_ERROR)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False) if suffix == ".csv" else frame.to_parquet(out, index=False)
+    if suffix == ".csv":
+        write_csv(frame, out)
+    else:
+        frame.to_parquet(out, index=False)
     typer.echo(f"{len(frame)} feedback records -> {out}")
 
 

@@ -6,6 +6,8 @@ Core exceptions are mapped to HTTP status codes here and only here.
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,8 +49,24 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+\-]+){2,}/?")
+
+
+def without_paths(value: Any) -> Any:
+    """``value`` with every absolute path of this machine cut to its last component: a client learns which
+    file is at fault, never where the server keeps its data."""
+    if isinstance(value, str):
+        return ABSOLUTE_PATH.sub(lambda m: PurePosixPath(m.group(0)).name or "/", value)
+    if isinstance(value, dict):
+        return {k: without_paths(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_paths(v) for v in value]
+    return value
+
+
 def error_response(status: int, code: str, message: str, details: Any = None, headers=None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": jsonable_encoder(details)}}
+    details = without_paths(jsonable_encoder(details))
+    body = {"error": {"code": code, "message": without_paths(message), "details": details}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -123,14 +141,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error", "internal server error; the incident was logged")
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (RFC 9110: a 405 lists them all in Allow)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Every method some route serves at this path (RFC 9110: a 405 lists them all in Allow), found by asking
+    each route whether it would fully match the same request with another method."""
+    methods = []
+    for method in HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            methods.append(method)
+    return methods
 
 
 # Documented on every route that can return them (OpenAPI "responses").

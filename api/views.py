@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from api.errors import without_paths
 from recommender.ranking.index import RankingIndex
 
 
@@ -45,8 +47,17 @@ def model_info(manifest: dict) -> dict[str, Any]:
         "encoder_fingerprint", "taxonomy_version", "rules_version", "data_fingerprint",
     )
     return {
-        **{k: manifest.get(k) for k in keys},
+        **{k: without_paths(manifest.get(k)) for k in keys},
+        "encoder_model": encoder_name(manifest.get("encoder_model")),
         "primary_score": round(float(np.mean(values)), 6) if values else None,
         "summary": summary,
         "metrics": metrics,
     }
+
+
+def encoder_name(value: str | None) -> str | None:
+    """The encoder's name without the directory it was loaded from (a model folder or a package's ``model``)."""
+    if not value or not PurePosixPath(value).is_absolute():
+        return value
+    parts = [p for p in PurePosixPath(value).parts if p not in ("/", "model", "models")]
+    return parts[-1] if parts else None

@@ -29,6 +29,7 @@ from recommender.catalogue import (
     save_catalogue,
 )
 from recommender.catalogue.build import SOURCE_FILES
+from recommender.csvout import write_csv
 from recommender.errors import CorridorError
 from recommender.profiles.tagger_store import save_tagger
 from recommender.profiles.taxonomy import load_taxonomy
@@ -255,7 +256,7 @@ def priorities(
     scores = ws.score_free_texts([text for _, _, text in rows])
     frame = priority_rows([rid for _, rid, _ in rows], scores, ws.taxonomy.ids)
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_file, index=False)
+    write_csv(frame, out_file)
     out.print(
         f"scored {len(rows)} texts x {len(ws.taxonomy.ids)} priorities -> {out_file} (tagger: {ws.tagger_status})"
     )

@@ -538,7 +538,11 @@ def test_default_body_limit_is_64_kib(api):
 
 def test_unknown_route_and_method_are_structured(api):
     error(api.get("/v1/nothing-here"), 404, "not_found")
-    error(api.client.delete("/v1/instruments", headers=api.read), 405, "method_not_allowed")
+    response = api.client.delete("/v1/instruments", headers=api.read)
+    error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET"
+    response = api.client.delete("/v1/organisations", headers=api.read)
+    assert response.status_code == 405 and set(response.headers["allow"].split(", ")) >= {"GET", "POST"}
 
 
 def test_unexpected_errors_are_500_without_a_trace(api, caplog):

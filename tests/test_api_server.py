@@ -47,7 +47,8 @@ def deployment(tmp_path_factory):
     env.pop("CORRIDOR_DATABASE_URL", None)
     settings = Settings(data_dir=data, state_dir=state)
     ws = Workspace(settings.workspace_paths())  # the real encoder; vectors cached in the state dir
-    train_model(settings.model_dir, "real-encoder-1", ws.model_expectations(), ws.ranking_index(cutoff=2021))
+    expect = {**ws.model_expectations(), "encoder_model": ws.encoder.model_name}  # a path, as `corridor train` writes
+    train_model(settings.model_dir, "real-encoder-1", expect, ws.ranking_index(cutoff=2021))
     return env, settings
 
 
@@ -102,6 +103,8 @@ def test_real_server_end_to_end(deployment):
             assert http.get("/health").json() == {"status": "ok"}
             assert http.get("/ready").json()["model_version"] == "real-encoder-1"
             assert http.get("/docs").status_code == 200
+            info = http.get("/v1/model", headers={"X-API-Key": reader}).json()
+            assert info["encoder_model"] and not any(isinstance(v, str) and v.startswith("/") for v in info.values())
             assert http.get("/v1/instruments").status_code == 401
             assert http.post("/v1/organisations", json={}, headers=read).status_code == 403
             # radar-kr-8 has worked with every European radar firm: new partners only by default...

@@ -46,6 +46,11 @@ def world_with_a_funder() -> Catalogue:
 
 @pytest.fixture(scope="module")
 def recommender() -> Recommender:
+    return recommender_with_a_funder()
+
+
+def recommender_with_a_funder() -> Recommender:
+    """The tiny world with a funding body, a model trained on it (labels 2022), served over all years."""
     world = world_with_a_funder()
     train_index = make_index(world, cutoff=2021)
     ranker = LearnedRanker(n_estimators=40, min_child_samples=5)

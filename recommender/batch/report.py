@@ -27,6 +27,7 @@ from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.catalogue import RowError
 from recommender.catalogue.kinds import kind_mask
 from recommender.csvfiles import csv_records
+from recommender.csvout import write_csv
 from recommender.errors import CorridorError
 from recommender.ranking.features import FEATURES, LABELS, query_context
 from recommender.ranking.index import Query, RankingIndex
@@ -512,7 +513,7 @@ def write_report(report: PairingReport, out_dir: Path, progress: ProgressSink = 
                 if fmt == "parquet":
                     frame.to_parquet(path, index=False)
                 else:
-                    frame.to_csv(path, index=False)
+                    write_csv(frame, path)
                 written[f"{name}.{fmt}"] = path
             advance(1)
         html_path = out_dir / "report.html"

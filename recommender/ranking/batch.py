@@ -15,6 +15,7 @@ import pandas as pd
 from recommender.catalogue import RowError
 from recommender.catalogue.kinds import KIND_FILTERS
 from recommender.csvfiles import csv_records
+from recommender.csvout import write_csv
 from recommender.errors import CorridorError, InputFileError
 from recommender.ranking.index import SIDES, Query
 from recommender.ranking.service import Recommender
@@ -104,7 +105,7 @@ def write_rankings(frame: pd.DataFrame, out: Path) -> None:
     if out.suffix.lower() == ".parquet":
         frame.to_parquet(out, index=False)
     elif out.suffix.lower() == ".csv":
-        frame.to_csv(out, index=False)
+        write_csv(frame, out)
     else:
         raise InputFileError(f"--out must end in .csv or .parquet, got {out.name}")
 
