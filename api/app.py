@@ -20,10 +20,10 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import feedback, health, model, organisations, ranking, rules
 from api.state import ServiceState, build_state
-from api.storage import Store
 from recommender import __version__
 from recommender.errors import CorridorError
 from recommender.settings import Settings, get_settings
+from recommender.store import Store, open_store
 
 log = logging.getLogger("corridor.api")
 
@@ -41,8 +41,9 @@ feedback, model reload). A write key can also read. `/health`, `/ready` and thes
 """
 
 
-async def _poll_model(state: ServiceState, seconds: float) -> None:
-    """Pick up a newly promoted model without a restart (a refused one is logged once and skipped)."""
+async def _poll(state: ServiceState, store: Store, seconds: float) -> None:
+    """Pick up, without a restart, a newly promoted model (a refused one is logged once and skipped) and the
+    organisations the CLI or another server process stored."""
     while True:
         await asyncio.sleep(seconds)
         try:
@@ -50,11 +51,15 @@ async def _poll_model(state: ServiceState, seconds: float) -> None:
                 await run_in_threadpool(state.poll_model)
         except Exception:  # noqa: BLE001 - the poller must never die; the error is logged
             log.exception("model poll failed")
+        try:
+            await run_in_threadpool(state.poll_organisations, store)
+        except Exception:  # noqa: BLE001
+            log.exception("organisation poll failed")
 
 
 def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
     settings = settings or get_settings()
-    store = Store(settings.database_url)
+    store = open_store(settings.database_url, settings.user_organisations_file)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,8 +71,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
                 store.close()
                 raise
         poller = None
-        if settings.model_poll_seconds > 0 and app.state.service.model is not None:
-            poller = asyncio.create_task(_poll_model(app.state.service, settings.model_poll_seconds))
+        if settings.model_poll_seconds > 0:
+            poller = asyncio.create_task(_poll(app.state.service, store, settings.model_poll_seconds))
         try:
             yield
         finally:

@@ -41,8 +41,8 @@ def serve(
 
 
 def _store():
-    from api.storage import Store
     from recommender.settings import get_settings
+    from recommender.store import Store
 
     return Store(get_settings().database_url)
 

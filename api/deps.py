@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader
 
 from api.errors import ApiError
 from api.state import ServiceState, Serving
-from api.storage import ApiKey, Store
+from recommender.store import ApiKey, Store
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="API key from `corridor keys create --scope read|write`."

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from recommender.artifacts import MANIFEST, ModelIntegrityError, read_verified_manifest
 from recommender.profiles.priorities import PriorityTagger
@@ -108,6 +109,7 @@ class ServiceState:
     ) -> None:
         self.describe = describe
         self.model = model
+        self.store_versions: dict = {}
         self.priority_ids = priority_ids or frozenset(index.profiles.taxonomy.ids)
         self.lock = threading.RLock()
         self.refused_sha: str | None = None
@@ -160,6 +162,26 @@ class ServiceState:
                 self.load_model()
             except ModelIntegrityError:
                 pass
+
+    # -- organisations added elsewhere (the CLI, another server process) -----------------------------
+    def remember_store_versions(self, versions: dict) -> None:
+        """The store's organisations as this snapshot has them: what ``poll_organisations`` diffs against."""
+        self.store_versions = dict(versions)
+
+    def poll_organisations(self, store) -> int:
+        """Bring organisations added or changed in the store since the last look into the index (embedded
+        like API additions); the number brought in."""
+        versions = store.organisation_versions()
+        changed = [oid for oid, when in versions.items() if self.store_versions.get(oid) != when]
+        if not changed:
+            return 0
+        known = self.serving.index.catalogue.organisations.set_index("id")
+        rows = [row for row in store.organisations_by_id(changed) if not _indexed_as(known, row)]
+        if rows:  # rows this process wrote itself are already in the index
+            self.upsert_organisations(rows)
+            log.info("brought %d organisations added or changed in the store into the index", len(rows))
+        self.store_versions = versions
+        return len(rows)
 
     # -- writes -------------------------------------------------------------------------------------
     def upsert_organisations(self, rows: list[dict], store_write: Callable[[], object] | None = None) -> object:
@@ -262,6 +284,24 @@ def single_openmp_thread() -> None:
     _thread_state.limited = True
 
 
+def _indexed_as(known, row: dict) -> bool:
+    """Whether the index already holds ``row`` exactly (same id, same values; missing equals missing)."""
+    if row["id"] not in known.index:
+        return False
+    current = known.loc[row["id"]]
+    for column, value in row.items():
+        if column == "id":
+            continue
+        have = current[column]
+        missing_value, missing_have = value is None or bool(pd.isna(value)), bool(pd.isna(have))
+        if missing_value or missing_have:
+            if missing_value != missing_have:
+                return False
+        elif have != value:
+            return False
+    return True
+
+
 def _key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -273,30 +313,22 @@ def _now() -> datetime:
 def build_state(settings, store) -> ServiceState:
     """The real service state: the workspace of ``settings`` with the database's organisations overlaid,
     its ranking index over all years, and the promoted model (refused models are logged, not fatal)."""
-    import pandas as pd
-
-    from recommender.catalogue import Catalogue
-    from recommender.catalogue.build import conform
-    from recommender.catalogue.schema import ORGANISATIONS
-    from recommender.catalogue.store import overlay_organisations
+    from recommender.catalogue.store import with_user_organisations
     from recommender.workspace import Workspace
 
     start = time.perf_counter()
     ws = Workspace(settings.workspace_paths())
-    catalogue = ws.catalogue
+    versions = store.organisation_versions()
     added = store.organisations()
-    if added:
-        frame = conform(pd.DataFrame(added, columns=list(ORGANISATIONS.names)), ORGANISATIONS)
-        ws.catalogue = Catalogue(
-            overlay_organisations(catalogue.organisations, frame), catalogue.projects, catalogue.participations
-        )
+    ws.catalogue = with_user_organisations(ws.shipped_catalogue, added)
     index = ws.ranking_index().with_encoder(QueryTextEncoder(ws))
     index.encode_texts(["warm-up query: drone swarm autonomy"])  # loads the encoder model now, not on a request
     state = ServiceState(
         index, ws.encode_texts, ModelSource(settings.model_dir, ws.model_expectations()), tagger=ws.tagger
     )
+    state.remember_store_versions(versions)
     log.info(
-        "index ready: %d organisations (%d added through the API) in %.1f s",
+        "index ready: %d organisations (%d added by users) in %.1f s",
         len(index.ids), len(added), time.perf_counter() - start,
     )
     try:

@@ -38,10 +38,10 @@ sys.path.insert(0, str(REPO))
 # baseline gets the same setting, or it would measure OpenMP oversubscription instead of ranking.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from api.storage import Store  # noqa: E402
 from recommender.errors import CorridorError  # noqa: E402
 from recommender.ranking.index import Query  # noqa: E402
 from recommender.settings import Settings  # noqa: E402
+from recommender.store import Store  # noqa: E402
 from recommender.workspace import Workspace  # noqa: E402
 
 

@@ -24,7 +24,6 @@ from recommender.catalogue import (
     add_organisations,
     build_catalogue,
     catalogue_stats,
-    load_catalogue,
     load_curated,
     save_catalogue,
 )
@@ -35,6 +34,7 @@ from recommender.profiles.tagger_store import save_tagger
 from recommender.profiles.taxonomy import load_taxonomy
 from recommender.profiles.views import organisation_profile, priority_rows, read_text_rows
 from recommender.settings import Settings, get_settings
+from recommender.store import open_store
 from recommender.workspace import Workspace
 
 EXIT_REJECTED_ROWS = 1
@@ -148,8 +148,7 @@ def _print_stats(stats: dict) -> None:
 @handles_errors
 def data_stats(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Counts of organisations by region, activity type and source."""
-    settings = get_settings()
-    stats = catalogue_stats(load_catalogue(settings.catalogue_dir, settings.user_organisations_file))
+    stats = catalogue_stats(_workspace().catalogue)
     if json_out:
         sys.stdout.write(json.dumps(stats, indent=2) + "\n")
     else:
@@ -161,10 +160,14 @@ def data_stats(json_out: Annotated[bool, typer.Option("--json", help="Print JSON
 def data_add(file: Annotated[Path, typer.Option("--file", help="CSV or JSON file of organisations.")]) -> None:
     """Validate and store user-provided organisations; every rejected row is reported."""
     settings = get_settings()
-    report = add_organisations(file, settings.user_organisations_file, _priority_ids(settings))
+    store = open_store(settings.database_url, settings.user_organisations_file)
+    try:
+        report = add_organisations(file, store, _priority_ids(settings))
+    finally:
+        store.close()
     out.print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-        f"rejected {len(report.rejected)} (store: {settings.user_organisations_file})"
+        f"rejected {len(report.rejected)} (stored in the {store.backend} database, seen by the API too)"
     )
     if report.ignored_columns:
         err.print(f"[yellow]warning:[/yellow] ignored unknown columns: {', '.join(report.ignored_columns)}")

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
 
     @property
     def user_organisations_file(self) -> Path:
+        """Where an older version kept user organisations; moved into the database on first use."""
         return self.state_dir / "user_organisations.parquet"
 
     @property
@@ -85,7 +86,7 @@ class Settings(BaseSettings):
 
         return WorkspacePaths(
             catalogue_dir=self.catalogue_dir,
-            user_file=self.user_organisations_file,
+            database_url=self.database_url,
             taxonomy_file=self.taxonomy_file,
             tagger_dir=self.tagger_dir,
             cache_dir=self.vector_cache_dir,
@@ -94,6 +95,7 @@ class Settings(BaseSettings):
             batch_size=self.encoder_batch_size,
             rules_file=self.rules_file,
             model_dir=self.model_dir,
+            legacy_user_file=self.user_organisations_file,
         )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from recommender.artifacts import ModelIntegrityError
 from recommender.catalogue import Catalogue, load_catalogue
+from recommender.catalogue.store import with_user_organisations
 from recommender.profiles.encoder import Encoder
 from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, TextEncoder, build_profiles, score_texts
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class WorkspacePaths:
     catalogue_dir: Path
-    user_file: Path | None
+    database_url: str | None  # the store of user organisations (recommender/store.py); None: catalogue only
     taxonomy_file: Path
     tagger_dir: Path
     cache_dir: Path | None
@@ -35,6 +36,7 @@ class WorkspacePaths:
     batch_size: int = 64
     rules_file: Path | None = None
     model_dir: Path | None = None
+    legacy_user_file: Path | None = None  # user organisations an older version kept in Parquet (moved in)
 
 
 @dataclass
@@ -45,8 +47,28 @@ class Workspace:
     _tagger_sha: str = field(default="none", init=False, repr=False)
 
     @cached_property
+    def shipped_catalogue(self) -> Catalogue:
+        """The read-only catalogue the project ships (or `corridor data build` made)."""
+        return load_catalogue(self.paths.catalogue_dir)
+
+    @cached_property
     def catalogue(self) -> Catalogue:
-        return load_catalogue(self.paths.catalogue_dir, self.paths.user_file)
+        """The shipped catalogue with the organisations users added (CLI or API) overlaid from the store."""
+        catalogue = self.shipped_catalogue
+        if not self.paths.database_url:
+            return catalogue
+        from recommender.store import open_store, store_exists
+
+        if not store_exists(self.paths.database_url) and not (
+            self.paths.legacy_user_file is not None and self.paths.legacy_user_file.exists()
+        ):
+            return catalogue
+        store = open_store(self.paths.database_url, self.paths.legacy_user_file)
+        try:
+            added = store.organisations()
+        finally:
+            store.close()
+        return with_user_organisations(catalogue, added)
 
     @cached_property
     def taxonomy(self) -> Taxonomy:

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.state import ServiceState
-from api.storage import Store
 from recommender.settings import Settings
+from recommender.store import Store
 from tests.api_support import copy_model, synthetic_state, train_model
 
 NEW_ORG = {

@@ -6,7 +6,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from api.commands import cli
-from api.storage import Store, hash_secret
+from recommender.store import Store, hash_secret
 
 runner = CliRunner()
 

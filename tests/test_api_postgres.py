@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.storage import Store
 from recommender.settings import Settings
+from recommender.store import Store
 from tests.api_support import synthetic_state, train_model
 
 
@@ -68,7 +68,7 @@ def database_url(request, tmp_path):
 
 
 def _clean(store: Store) -> None:
-    from api.storage import Base
+    from recommender.store import Base
 
     Base.metadata.drop_all(store.engine)
     Base.metadata.create_all(store.engine)

@@ -145,3 +145,75 @@ def test_real_server_end_to_end(deployment):
             assert http.get("/ready").json()["model_version"] == "real-encoder-2"
     finally:
         restarted.stop()
+
+
+def _corridor(env, *args, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-c", "from recommender.cli import main; main()", *args], env=env,
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert not check or done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _orgs_csv(path: Path, prefix: str, n: int) -> Path:
+    rows = [f"{prefix}-{i},{prefix.upper()} Sonar {i},KR,Naval sonar and radar sensing systems number {i}.,PRC"
+            for i in range(n)]
+    path.write_text("id,name,country,description,activity_type\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_cli_and_api_writers_share_one_store_and_lose_nothing(deployment, tmp_path):
+    env, settings = deployment
+    writer = {"X-API-Key": _cli(env, "keys", "create", "--scope", "write").strip()}
+    server = Server(env)
+    try:
+        files = [_orgs_csv(tmp_path / f"cli{w}.csv", f"kr-cli{w}", 150) for w in range(2)]
+        cli_writers = [
+            subprocess.Popen([sys.executable, "-c", "from recommender.cli import main; main()", "data", "add",
+                              "--file", str(f)], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+            for f in files
+        ]
+
+        def api_writer(w: int) -> list[int]:
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                return [
+                    http.post("/v1/organisations", headers=writer, json={
+                        "id": f"kr-api{w}-{i}", "name": f"API Sonar {w}-{i}", "country": "KR",
+                        "description": f"Naval sonar and radar sensing systems, unit {i}."}).status_code
+                    for i in range(25)
+                ]
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            statuses = [s for codes in pool.map(api_writer, range(2)) for s in codes]
+        outputs = [p.communicate(timeout=300)[0] for p in cli_writers]
+        assert all(p.returncode == 0 for p in cli_writers), outputs
+        assert statuses == [201] * 50
+        assert all("added 150," in out for out in outputs), outputs
+
+        from recommender.store import Store
+
+        store = Store(settings.database_url)
+        try:
+            ids = {row["id"] for row in store.organisations()}
+        finally:
+            store.close()
+        for prefix, n in (("kr-cli0", 150), ("kr-cli1", 150), ("kr-api0", 25), ("kr-api1", 25)):
+            assert {f"{prefix}-{i}" for i in range(n)} <= ids, prefix  # every writer's every row
+
+        # the running server answers for an organisation the CLI added, within the poll interval
+        read = {"X-API-Key": _cli(env, "keys", "create", "--scope", "read").strip()}
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            deadline = time.monotonic() + 60
+            while http.get("/v1/organisations/kr-cli1-149", headers=read).status_code != 200:
+                assert time.monotonic() < deadline, "CLI addition not seen by the server"
+                time.sleep(0.25)
+            partners = http.get("/v1/organisations/kr-cli1-149/partners", params={"region": "EU", "k": 5},
+                                headers=read).json()
+            assert sum(r["org_id"].startswith("radar-") for r in partners["results"]) >= 3
+    finally:
+        server.stop()
+    # and the CLI ranks for an organisation added through the API
+    done = _corridor(env, "recommend", "--org", "kr-api1-24", "--region", "EU", "--k", "5")
+    assert "radar-" in done.stdout

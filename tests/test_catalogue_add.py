@@ -8,12 +8,19 @@ from typer.testing import CliRunner
 
 from recommender.catalogue import add_organisations
 from recommender.catalogue import store as store_mod
-from recommender.catalogue.store import load_catalogue, save_catalogue
+from recommender.catalogue.schema import ORGANISATIONS
+from recommender.catalogue.store import load_catalogue, save_catalogue, with_user_organisations
 from recommender.errors import InputFileError
+from recommender.store import OrganisationRow, Store, open_store
 
 HEADER = "id,name,country,description,activity_type,sme,size_class,technology_areas\n"
 GOOD = "kr-acme,Acme Robotics,KR,Unmanned ground vehicles and autonomy software.,PRC,true,sme,unmanned;ai\n"
 PRIORITIES = frozenset({"unmanned", "ai", "maritime"})
+
+
+def user_store(tmp_path) -> Store:
+    """The SQL store user organisations live in (one SQLite file per test directory)."""
+    return Store(f"sqlite:///{tmp_path / 'corridor.db'}")
 
 
 def write(tmp_path, name, text, encoding="utf-8"):
@@ -37,7 +44,7 @@ def write(tmp_path, name, text, encoding="utf-8"):
 )
 def test_each_reject_reason_names_row_and_field(tmp_path, row, field, reason):
     path = write(tmp_path, "orgs.csv", HEADER + GOOD + row + "\n")
-    report = add_organisations(path, tmp_path / "store.parquet", PRIORITIES)
+    report = add_organisations(path, user_store(tmp_path), PRIORITIES)
     assert report.added == ["kr-acme"]  # the good row is kept
     assert len(report.rejected) == 1
     problem = report.rejected[0]
@@ -48,7 +55,7 @@ def test_each_reject_reason_names_row_and_field(tmp_path, row, field, reason):
 
 def test_duplicate_id_in_file(tmp_path):
     path = write(tmp_path, "orgs.csv", HEADER + GOOD + GOOD.replace("Acme Robotics", "Acme Two"))
-    report = add_organisations(path, tmp_path / "store.parquet", PRIORITIES)
+    report = add_organisations(path, user_store(tmp_path), PRIORITIES)
     assert report.added == ["kr-acme"]
     assert [(e.row, e.field) for e in report.rejected] == [(3, "id")]
     assert "duplicate id 'kr-acme'" in report.rejected[0].reason and "row 2" in report.rejected[0].reason
@@ -57,7 +64,7 @@ def test_duplicate_id_in_file(tmp_path):
 def test_unreadable_encoding_rejects_only_that_row(tmp_path):
     bad = "de-bad,M\xfcller GmbH,DE,Optics.,PRC,false,sme,ai\n".encode("latin-1")
     path = write(tmp_path, "orgs.csv", (HEADER + GOOD).encode() + bad)
-    report = add_organisations(path, tmp_path / "store.parquet", PRIORITIES)
+    report = add_organisations(path, user_store(tmp_path), PRIORITIES)
     assert report.added == ["kr-acme"]
     assert [(e.row, e.field) for e in report.rejected] == [(3, "name")]
     assert "encoding" in report.rejected[0].reason
@@ -71,55 +78,66 @@ def test_json_wrong_types(tmp_path):
         "not an object",
         {"id": "kr-d", "name": "D", "country": "KR", "description": "Radars.", "sme": "yes"},
     ]
-    report = add_organisations(write(tmp_path, "orgs.json", json.dumps(rows)), tmp_path / "s.parquet", PRIORITIES)
+    report = add_organisations(write(tmp_path, "orgs.json", json.dumps(rows)), user_store(tmp_path), PRIORITIES)
     assert report.added == ["kr-a", "kr-c", "kr-d"]
     assert [(e.row, e.field) for e in report.rejected] == [(2, "id"), (4, "(row)")]
     assert all("wrong type" in e.reason for e in report.rejected)
 
 
 def test_adding_twice_is_idempotent_and_updates_are_counted(tmp_path):
-    store = tmp_path / "store.parquet"
+    store = user_store(tmp_path)
     path = write(tmp_path, "orgs.csv", HEADER + GOOD)
     assert add_organisations(path, store, PRIORITIES).added == ["kr-acme"]
     second = add_organisations(path, store, PRIORITIES)
     assert (second.added, second.updated, second.unchanged) == ([], [], ["kr-acme"])
     changed = write(tmp_path, "orgs2.csv", HEADER + GOOD.replace("autonomy", "navigation"))
     assert add_organisations(changed, store, PRIORITIES).updated == ["kr-acme"]
-    stored = pd.read_parquet(store)
-    assert stored["id"].tolist() == ["kr-acme"]
-    assert "navigation" in stored["description"].iloc[0]
+    stored = store.organisations()
+    assert [row["id"] for row in stored] == ["kr-acme"]
+    assert "navigation" in stored[0]["description"]
 
 
 def test_user_rows_overlay_the_catalogue(tmp_path, tiny_sources):
     from recommender.catalogue import build_catalogue
 
     save_catalogue(build_catalogue(tiny_sources, []), tmp_path / "cat", {})
-    store = tmp_path / "store.parquet"
+    store = user_store(tmp_path)
     add_organisations(write(tmp_path, "o.csv", HEADER + GOOD), store, PRIORITIES)
-    cat = load_catalogue(tmp_path / "cat", store)
+    cat = with_user_organisations(load_catalogue(tmp_path / "cat"), store.organisations())
     acme = cat.organisations.set_index("id").loc["kr-acme"]
     assert acme["region"] == "KR" and acme["sources"] == "user" and bool(acme["sme"])
 
 
 def test_failure_mid_write_leaves_previous_store_intact(tmp_path, monkeypatch):
-    store = tmp_path / "store.parquet"
+    store = user_store(tmp_path)
     add_organisations(write(tmp_path, "o.csv", HEADER + GOOD), store, PRIORITIES)
-    before = store.read_bytes()
+    rows = HEADER + GOOD.replace("kr-acme", "kr-other") + GOOD.replace("kr-acme", "kr-third")
+    calls = {"n": 0}
+    real = OrganisationRow.__init__
 
-    real = store_mod._write_parquet
+    def dies_on_the_second_row(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        real(self, *args, **kwargs)
 
-    def crash_midway(frame, schema, path):
-        real(frame.iloc[:0], schema, path)  # something is on disk already...
-        path.write_bytes(path.read_bytes()[:20])  # ...half of it...
-        raise OSError("disk full")  # ...and then the write dies
-
-    monkeypatch.setattr(store_mod, "_write_parquet", crash_midway)
-    other = write(tmp_path, "p.csv", HEADER + GOOD.replace("kr-acme", "kr-other"))
+    monkeypatch.setattr(OrganisationRow, "__init__", dies_on_the_second_row)
     with pytest.raises(OSError, match="disk full"):
-        add_organisations(other, store, PRIORITIES)
-    assert store.read_bytes() == before
-    assert pd.read_parquet(store)["id"].tolist() == ["kr-acme"]
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+        add_organisations(write(tmp_path, "p.csv", rows), store, PRIORITIES)
+    monkeypatch.undo()
+    assert [row["id"] for row in store.organisations()] == ["kr-acme"]  # one transaction: all or nothing
+
+
+def test_organisations_kept_in_parquet_by_an_older_version_move_into_the_store(tmp_path):
+    from recommender.catalogue.store import write_table
+
+    legacy = tmp_path / "user_organisations.parquet"
+    write_table(pd.DataFrame([{"id": "kr-old", "name": "Old Co", "country": "KR", "region": "KR",
+                               "description": "Sonar.", "sources": "user"}]).reindex(columns=ORGANISATIONS.names),
+                ORGANISATIONS, legacy)
+    store = open_store(f"sqlite:///{tmp_path / 'corridor.db'}", legacy)
+    assert [row["id"] for row in store.organisations()] == ["kr-old"]
+    assert not legacy.exists() and (tmp_path / "user_organisations.parquet.imported").exists()
 
 
 def test_failure_mid_catalogue_save_keeps_old_catalogue(tmp_path, tiny_sources, monkeypatch):
@@ -146,11 +164,11 @@ def test_failure_mid_catalogue_save_keeps_old_catalogue(tmp_path, tiny_sources, 
 
 def test_unreadable_files(tmp_path):
     with pytest.raises(InputFileError, match="unsupported file type"):
-        add_organisations(write(tmp_path, "o.xlsx", "x"), tmp_path / "s.parquet")
+        add_organisations(write(tmp_path, "o.xlsx", "x"), user_store(tmp_path))
     with pytest.raises(InputFileError, match="not valid JSON"):
-        add_organisations(write(tmp_path, "o.json", "{nope"), tmp_path / "s.parquet")
+        add_organisations(write(tmp_path, "o.json", "{nope"), user_store(tmp_path))
     with pytest.raises(InputFileError, match="cannot read"):
-        add_organisations(tmp_path / "missing.csv", tmp_path / "s.parquet")
+        add_organisations(tmp_path / "missing.csv", user_store(tmp_path))
 
 
 def test_cli_exit_codes(tmp_path, monkeypatch):

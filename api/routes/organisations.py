@@ -22,11 +22,11 @@ from api.schemas import (
     Region,
 )
 from api.state import ServiceState, Serving
-from api.storage import Store
 from api.views import organisation_record
 from recommender.catalogue.useradd import validate_row
 from recommender.profiles.views import organisation_profile
 from recommender.ranking.index import Query as RankQuery
+from recommender.store import Store
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 

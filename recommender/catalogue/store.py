@@ -104,8 +104,17 @@ def overlay_organisations(base: pd.DataFrame, user: pd.DataFrame) -> pd.DataFram
     return pd.concat([kept, user], ignore_index=True)
 
 
+def with_user_organisations(catalogue: Catalogue, rows: list[dict]) -> Catalogue:
+    """``catalogue`` with user organisations (store rows) overlaid: same id replaces, new ids are added."""
+    if not rows:
+        return catalogue
+    frame = conform(pd.DataFrame(rows, columns=list(ORGANISATIONS.names)), ORGANISATIONS)
+    organisations = overlay_organisations(catalogue.organisations, frame)
+    return Catalogue(organisations, catalogue.projects, catalogue.participations)
+
+
 def load_catalogue(directory: Path, user_file: Path | None = None) -> Catalogue:
-    """Load a catalogue directory, with the user-added organisations overlaid when ``user_file`` exists."""
+    """Load a catalogue directory, with the organisations of a Parquet ``user_file`` overlaid if it exists."""
     if not (directory / "organisations.parquet").exists():
         raise CatalogueError(
             f"no catalogue in {directory}: run `corridor data build --source DIR` or set CORRIDOR_DATA_DIR"

@@ -2,7 +2,8 @@
 
 Nothing is lost: each invalid row comes back as a :class:`RowError` naming the row, the field and the
 reason, and the caller decides the exit status. Adding the same row twice stores it once (rows are keyed
-by id); the store is rewritten atomically, so an interrupted write leaves the previous store readable.
+by id); the valid rows go into the one SQL store (recommender/store.py) in a single transaction, so an
+interrupted or concurrent write never loses another writer's rows.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import Protocol
 
 from recommender.catalogue.countries import is_known_country, normalise_country, region_of
-from recommender.catalogue.schema import ACTIVITY_TYPES, ORGANISATIONS, SIZE_CLASSES
-from recommender.catalogue.store import read_table, write_table
+from recommender.catalogue.schema import ACTIVITY_TYPES, SIZE_CLASSES
 from recommender.errors import InputFileError
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -192,30 +191,22 @@ def validate_rows(
     return good, errors
 
 
-def _same(a: dict, b: dict) -> bool:
-    return all((pd.isna(a[k]) and pd.isna(b[k])) or a[k] == b[k] for k in a)
+class OrganisationStore(Protocol):
+    """Where user organisations are kept (recommender.store.Store): one transaction per merge."""
+
+    def merge_organisations(
+        self, orgs: list[dict], key_id: int | None = None
+    ) -> tuple[list[str], list[str], list[str]]: ...
 
 
-def add_organisations(path: Path, store: Path, priority_ids: frozenset[str] | None = None) -> AddReport:
-    """Validate ``path`` and merge its valid rows into the user store at ``store`` (a Parquet file)."""
+def add_organisations(
+    path: Path, store: OrganisationStore, priority_ids: frozenset[str] | None = None
+) -> AddReport:
+    """Validate ``path`` and merge its valid rows into ``store`` in one transaction."""
     rows = read_rows(path)
     report = AddReport()
     if rows:
         report.ignored_columns = sorted({k for _, rec in rows if isinstance(rec, dict) for k in rec} - KNOWN_FIELDS)
     good, report.rejected = validate_rows(rows, priority_ids)
-    existing = read_table(store, ORGANISATIONS) if store.exists() else pd.DataFrame(columns=ORGANISATIONS.names)
-    by_id = {r["id"]: r for r in existing.astype(object).where(existing.notna(), None).to_dict("records")}
-    for org in good:
-        old = by_id.get(org["id"])
-        if old is None:
-            report.added.append(org["id"])
-        elif _same(org, old):
-            report.unchanged.append(org["id"])
-            continue
-        else:
-            report.updated.append(org["id"])
-        by_id[org["id"]] = org
-    if report.added or report.updated:
-        frame = pd.DataFrame(list(by_id.values()), columns=ORGANISATIONS.names)
-        write_table(frame.sort_values("id", kind="stable"), ORGANISATIONS, store)
+    report.added, report.updated, report.unchanged = store.merge_organisations(good)
     return report

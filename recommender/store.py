@@ -1,8 +1,11 @@
-"""The API's database: organisations added through the API, feedback on recommendations, API keys.
+"""The one store of mutable state: organisations users add (CLI or API), feedback on recommendations, API keys.
 
-SQLAlchemy 2.x with portable column types only (String, Text, Boolean, Integer, DateTime), so the default
-embedded SQLite file and a PostgreSQL server behave the same. Tables are created on first use; API key
-secrets are never stored, only their sha256.
+The shipped catalogue is read-only data; everything users change lives here, in one SQL database that the
+CLI and the API read and write alike, each write one transaction (so parallel writers never lose each
+other's rows). SQLAlchemy 2.x with portable column types only (String, Text, Boolean, Integer, DateTime),
+so the default embedded SQLite file and a PostgreSQL server (``CORRIDOR_DATABASE_URL``) behave the same.
+SQLite runs in WAL mode with a busy timeout, so readers never block writers and concurrent writers queue
+instead of failing. Tables are created on first use; API key secrets are never stored, only their sha256.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, create_engine, func, select
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -116,8 +119,11 @@ class Store:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             else:  # one shared connection, or every pooled connection would see its own empty database
                 kwargs["poolclass"] = StaticPool
+            kwargs["connect_args"]["timeout"] = SQLITE_BUSY_SECONDS
         self.url = parsed
         self.engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            event.listen(self.engine, "connect", _sqlite_wal)
         Base.metadata.create_all(self.engine)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -137,6 +143,47 @@ class Store:
     def has_organisation(self, org_id: str) -> bool:
         with self.session() as s:
             return s.get(OrganisationRow, org_id) is not None
+
+    def merge_organisations(
+        self, orgs: list[dict], key_id: int | None = None
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Store validated organisations in one transaction: (added, updated, unchanged) ids. Rows equal to
+        the stored ones are left alone, so adding the same file twice changes nothing."""
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        if not orgs:
+            return added, updated, unchanged
+        with self.session.begin() as s:
+            now = _now()
+            for org in orgs:
+                row = s.get(OrganisationRow, org["id"])
+                if row is None:
+                    row = OrganisationRow(id=org["id"], created_at=now, created_by_key=key_id)
+                    s.add(row)
+                    added.append(org["id"])
+                elif all(_same_value(getattr(row, f), org.get(f)) for f in ORG_FIELDS if f != "id"):
+                    unchanged.append(org["id"])
+                    continue
+                else:
+                    updated.append(org["id"])
+                for f in ORG_FIELDS:
+                    if f != "id":
+                        setattr(row, f, org.get(f))
+                row.updated_at = now
+        return added, updated, unchanged
+
+    def organisation_versions(self) -> dict[str, datetime]:
+        """Every stored organisation's id and last change: a poller diffs two of these to find what changed,
+        whatever order concurrent transactions committed in."""
+        with self.session() as s:
+            rows = s.execute(select(OrganisationRow.id, OrganisationRow.updated_at)).all()
+            return {oid: _aware(when) for oid, when in rows}
+
+    def organisations_by_id(self, ids: list[str]) -> list[dict]:
+        with self.session() as s:
+            rows = s.scalars(select(OrganisationRow).where(OrganisationRow.id.in_(ids)).order_by(OrganisationRow.id))
+            return [{f: getattr(r, f) for f in ORG_FIELDS} for r in rows.all()]
 
     def upsert_organisation(self, org: dict, key_id: int | None = None) -> bool:
         """Insert or replace one validated organisation; True if it was new."""
@@ -227,6 +274,47 @@ class Store:
         model = {"organisations": OrganisationRow, "feedback": FeedbackRow, "keys": ApiKeyRow}[table]
         with self.session() as s:
             return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def store_exists(database_url: str) -> bool:
+    """False only for an embedded SQLite file not created yet (nothing was ever stored); servers: True."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return True
+    return Path(parsed.database).exists()
+
+
+def open_store(database_url: str, legacy_organisations: Path | None = None) -> Store:
+    """The store at ``database_url``; organisations left in a Parquet file by an older version
+    (``legacy_organisations``) are moved into it first, so nothing added before is lost."""
+    store = Store(database_url)
+    if legacy_organisations is not None and legacy_organisations.exists():
+        import pandas as pd
+
+        frame = pd.read_parquet(legacy_organisations)
+        rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        store.merge_organisations([{f: row.get(f) for f in ORG_FIELDS} for row in rows])
+        legacy_organisations.replace(legacy_organisations.with_name(legacy_organisations.name + ".imported"))
+    return store
+
+
+SQLITE_BUSY_SECONDS = 30
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+    cursor.close()
+
+
+def _same_value(stored: object, new: object) -> bool:
+    return (stored is None and new is None) or stored == new
+
+
+def _aware(when: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns: they were stored in UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _key(row: ApiKeyRow) -> ApiKey:
