@@ -26,6 +26,7 @@ from recommender.settings import Settings, get_settings
 from recommender.store import Store, open_store
 
 log = logging.getLogger("corridor.api")
+API_BUSY_SECONDS = 5  # a request waits at most this long for another writer, then gets 503 with Retry-After
 
 DESCRIPTION = """\
 European-Korean defence and dual-use partnership recommender: capability profiles, funding-rule
@@ -59,7 +60,7 @@ async def _poll(state: ServiceState, store: Store, seconds: float) -> None:
 
 def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
     settings = settings or get_settings()
-    store = open_store(settings.database_url, settings.user_organisations_file)
+    store = open_store(settings.database_url, settings.user_organisations_file, API_BUSY_SECONDS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

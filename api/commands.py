@@ -40,14 +40,33 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), workers=1)
 
 
+def _one_line_errors(func):
+    """The core's errors (an unavailable database ...) as one line on stderr and exit code 2."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from recommender.errors import CorridorError
+
+        try:
+            return func(*args, **kwargs)
+        except CorridorError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper
+
+
 def _store():
     from recommender.settings import get_settings
     from recommender.store import Store
 
-    return Store(get_settings().database_url)
+    settings = get_settings()
+    return Store(settings.database_url, settings.database_busy_seconds)
 
 
 @keys_app.command("create")
+@_one_line_errors
 def keys_create(
     scope: Annotated[str, typer.Option(help="read (GET and computing POSTs) or write (also stores data).")],
     name: Annotated[str | None, typer.Option(help="A label: who or what uses the key.")] = None,
@@ -67,6 +86,7 @@ def keys_create(
 
 
 @keys_app.command("list")
+@_one_line_errors
 def keys_list() -> None:
     """Every key: id, scope, name, secret prefix, created, revoked."""
     store = _store()
@@ -80,6 +100,7 @@ def keys_list() -> None:
 
 
 @keys_app.command("revoke")
+@_one_line_errors
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id (see `corridor keys list`).")]) -> None:
     """Revoke a key: requests with it get 401 from now on."""
     store = _store()
@@ -96,6 +117,7 @@ feedback_app = typer.Typer(help="Feedback on recommendations collected by the AP
 
 
 @feedback_app.command("export")
+@_one_line_errors
 def feedback_export(
     out: Annotated[Path, typer.Option("--out", help="File to write: .csv or .parquet.")],
 ) -> None:

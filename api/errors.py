@@ -22,6 +22,7 @@ from recommender.artifacts import ModelIntegrityError
 from recommender.errors import (
     ConsortiumFormatError,
     CorridorError,
+    StoreUnavailableError,
     UnknownInstrumentError,
     UnknownOrganisationError,
 )
@@ -97,6 +98,8 @@ def _core_error(exc: CorridorError) -> tuple[int, str, Any]:
         return 422, "invalid_consortium", None
     if isinstance(exc, ModelIntegrityError):
         return 503, "model_unavailable", None
+    if isinstance(exc, StoreUnavailableError):
+        return 503, "database_unavailable", None
     return 400, "bad_request", None
 
 
@@ -116,7 +119,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CorridorError)
     async def _corridor_error(request: Request, exc: CorridorError) -> JSONResponse:
         status, code, details = _core_error(exc)
-        return error_response(status, code, str(exc), details)
+        headers = None
+        if isinstance(exc, StoreUnavailableError):
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
+        return error_response(status, code, str(exc), details, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -165,6 +171,6 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict with the current state.",
         413: "Request body larger than the configured limit.",
         422: "Invalid request (body, query or path parameters).",
-        503: "No ranking model is loaded.",
+        503: "No ranking model is loaded, or the database is unavailable (Retry-After says when to retry).",
     }
     return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}

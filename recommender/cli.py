@@ -160,7 +160,7 @@ def data_stats(json_out: Annotated[bool, typer.Option("--json", help="Print JSON
 def data_add(file: Annotated[Path, typer.Option("--file", help="CSV or JSON file of organisations.")]) -> None:
     """Validate and store user-provided organisations; every rejected row is reported."""
     settings = get_settings()
-    store = open_store(settings.database_url, settings.user_organisations_file)
+    store = open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
     try:
         report = add_organisations(file, store, _priority_ids(settings))
     finally:

@@ -48,3 +48,10 @@ class UnknownInstrumentError(CorridorError, KeyError):
 
 class ConsortiumFormatError(CorridorError):
     """A consortium description (JSON) is malformed; the message names the field."""
+
+
+class StoreUnavailableError(CorridorError):
+    """The database of user organisations, keys and feedback cannot be used now (locked, unreachable,
+    read-only or not creatable); retrying later may succeed."""
+
+    retry_after_seconds = 5

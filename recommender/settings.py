@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # through the API; empty means sqlite:///{state_dir}/corridor.db. PostgreSQL works too
     # (postgresql+psycopg://user:password@host/db).
     database_url: str = ""
+    # How long a command waits for another writer's transaction before giving up (exit 2).
+    database_busy_seconds: float = Field(30.0, gt=0)
     # Origins allowed by CORS, as JSON (CORRIDOR_CORS_ORIGINS='["https://app.example"]'); empty: CORS off.
     cors_origins: list[str] = []
     # Largest accepted request body in bytes (larger: 413).

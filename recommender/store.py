@@ -18,12 +18,15 @@ from pathlib import Path
 
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, create_engine, event, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from recommender.catalogue.schema import ORGANISATIONS
+from recommender.errors import StoreUnavailableError
 
 SCOPES = ("read", "write")
+SQLITE_BUSY_SECONDS = 30  # a writer waits this long for another writer's transaction before giving up
 KEY_PREFIX = "cor_"
 
 
@@ -110,22 +113,42 @@ def _now() -> datetime:
 class Store:
     """Thin data access over one SQLAlchemy engine; every method is its own transaction."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> None:
         parsed = make_url(url)
         kwargs: dict = {}
+        self.busy_seconds = busy_seconds
         if parsed.get_backend_name() == "sqlite":
-            kwargs["connect_args"] = {"check_same_thread": False}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_seconds}
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreUnavailableError(
+                        f"cannot create the database folder {Path(parsed.database).parent.name}: {exc.strerror}"
+                    ) from None
             else:  # one shared connection, or every pooled connection would see its own empty database
                 kwargs["poolclass"] = StaticPool
-            kwargs["connect_args"]["timeout"] = SQLITE_BUSY_SECONDS
         self.url = parsed
         self.engine = create_engine(url, pool_pre_ping=True, **kwargs)
         if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-            event.listen(self.engine, "connect", _sqlite_wal)
+            event.listen(self.engine, "connect", self._sqlite_wal)
+        event.listen(self.engine, "handle_error", _unavailable)
         Base.metadata.create_all(self.engine)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _sqlite_wal(self, dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # noqa: BLE001 - a read-only file keeps its journal mode; writes then fail clearly
+            pass
+        cursor.execute(f"PRAGMA busy_timeout={int(self.busy_seconds * 1000)}")
+        cursor.close()
+
+    def ping(self) -> None:
+        """Raise StoreUnavailableError unless the database answers a query now."""
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -284,10 +307,12 @@ def store_exists(database_url: str) -> bool:
     return Path(parsed.database).exists()
 
 
-def open_store(database_url: str, legacy_organisations: Path | None = None) -> Store:
+def open_store(
+    database_url: str, legacy_organisations: Path | None = None, busy_seconds: float = SQLITE_BUSY_SECONDS
+) -> Store:
     """The store at ``database_url``; organisations left in a Parquet file by an older version
     (``legacy_organisations``) are moved into it first, so nothing added before is lost."""
-    store = Store(database_url)
+    store = Store(database_url, busy_seconds)
     if legacy_organisations is not None and legacy_organisations.exists():
         import pandas as pd
 
@@ -298,14 +323,12 @@ def open_store(database_url: str, legacy_organisations: Path | None = None) -> S
     return store
 
 
-SQLITE_BUSY_SECONDS = 30
-
-
-def _sqlite_wal(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
-    cursor.close()
+def _unavailable(context) -> None:
+    """Database errors that say "not now" (locked, unreachable, read-only, cannot open) become
+    StoreUnavailableError, which the adapters turn into 503 with Retry-After and exit code 2."""
+    if isinstance(context.sqlalchemy_exception, OperationalError):
+        reason = str(getattr(context, "original_exception", "") or "database error").splitlines()[0]
+        raise StoreUnavailableError(f"the database is unavailable: {reason}") from None
 
 
 def _same_value(stored: object, new: object) -> bool:

@@ -594,3 +594,41 @@ def test_known_partners_and_funding_bodies_are_left_out_on_every_route(api):
     assert match["results"] and all(r["kind"] == "research" for r in match["results"])
     default_match = api.post("/v1/match", {"text": "drone swarm autonomy", "k": 5}).json()
     assert "funding_bodies" in default_match["left_out"] and "known_partners" not in default_match["left_out"]
+
+
+# ---- an unusable database is a 503 with Retry-After, never a 500 -------------------------------------------------
+def _hold_the_write_lock(store: Store):
+    """Another process's open write transaction on the SQLite file (what `BEGIN IMMEDIATE` in sqlite3 does)."""
+    import sqlite3
+
+    holder = sqlite3.connect(store.url.database, timeout=0.1, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_a_locked_database_gives_503_with_retry_after_and_reads_still_work(make_api):
+    api = make_api()
+    api.client.app.state.store = Store(str(api.store.url), busy_seconds=0.2)
+    holder = _hold_the_write_lock(api.store)
+    try:
+        response = api.post("/v1/organisations", NEW_ORG, key="write")
+        body = error(response, 503, "database_unavailable")
+        assert response.headers["retry-after"] == "5" and "locked" in body["message"]
+        assert api.get("/v1/instruments").status_code == 200  # reads (key lookups) go on in WAL mode
+    finally:
+        holder.close()
+    assert api.post("/v1/organisations", NEW_ORG, key="write").status_code == 201
+
+
+def test_ready_says_not_ready_while_the_database_cannot_be_opened(make_api, tmp_path):
+    api = make_api()
+    good = api.client.app.state.store
+    api.client.app.state.store = Store(f"sqlite:///{tmp_path / 'gone.db'}")
+    (tmp_path / "gone.db").unlink()
+    (tmp_path / "gone.db").mkdir()  # a directory where the database file should be: it cannot be opened
+    try:
+        api.client.app.state.store.engine.dispose()
+        error(api.get("/ready", key=None), 503, "not_ready")
+    finally:
+        api.client.app.state.store = good
+    assert api.get("/ready", key=None).status_code == 200

@@ -45,3 +45,23 @@ def test_feedback_export(tmp_path):
         ["a", "b", "accepted", "m1"]
     ]
     assert runner.invoke(cli, ["feedback", "export", "--out", str(tmp_path / "fb.txt")], env=env).exit_code == 2
+
+
+def test_a_locked_or_unusable_database_is_one_line_and_exit_2(tmp_path):
+    import sqlite3
+
+    env = {"CORRIDOR_STATE_DIR": str(tmp_path / "state"), "CORRIDOR_DATABASE_URL": "",
+           "CORRIDOR_DATABASE_BUSY_SECONDS": "0.2"}
+    assert runner.invoke(cli, ["keys", "create", "--scope", "read"], env=env).exit_code == 0
+    holder = sqlite3.connect(tmp_path / "state" / "corridor.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    try:
+        result = runner.invoke(cli, ["keys", "create", "--scope", "read"], env=env)
+    finally:
+        holder.close()
+    assert result.exit_code == 2 and "database is unavailable" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(result.stderr.strip().splitlines()) == 1
+    (tmp_path / "a-file").write_text("not a folder")  # a state directory that cannot be created
+    result = runner.invoke(cli, ["keys", "list"], env={**env, "CORRIDOR_STATE_DIR": str(tmp_path / "a-file" / "s")})
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot create the database folder")

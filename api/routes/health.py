@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from api.deps import get_state
 from api.errors import ApiError, responses
 from api.schemas import Health, Ready
+from recommender.errors import StoreUnavailableError
 
 router = APIRouter(tags=["health"])
 
@@ -26,6 +27,10 @@ def ready(request: Request) -> dict:
     serving = get_state(request).serving
     if serving.recommender is None:
         raise ApiError(503, "not_ready", "no ranking model is loaded", {"reason": get_state(request).last_error})
+    try:
+        request.app.state.store.ping()
+    except StoreUnavailableError as exc:
+        raise ApiError(503, "not_ready", "the database is unavailable", {"reason": str(exc)}) from None
     return {
         "status": "ready",
         "model_version": serving.model_version,
