@@ -147,7 +147,8 @@ def parse_csv(
     if isinstance(header, str):
         raise InputFileError(f"{name}: line 1: unreadable header line ({header})")
     header = [h.strip() for h in header]
-    if not set(header) & set(columns):
+    named = [h for h in header if h in columns]
+    if not set(required) & set(named) and len(named) * 2 < len(header):
         raise InputFileError(
             f"{name}: no header line (line 1 has none of the expected columns: {wanted}); add a header line"
         )
