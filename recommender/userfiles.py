@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,31 +92,50 @@ def json_document(path: Path) -> object:
 
 
 def parse_json(text: str, name: str) -> object:
+    """Parsed JSON; invalid JSON, nesting deeper than JSON_DEPTH_LIMIT, numbers too long to convert and
+    unpaired surrogate escapes (text that cannot be stored) raise InputFileError."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{name}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
     except RecursionError as exc:
         raise InputFileError(f"{name}: JSON nested more than {JSON_DEPTH_LIMIT} levels deep") from exc
-    if json_depth(data) > JSON_DEPTH_LIMIT:
-        raise InputFileError(f"{name}: JSON nested more than {JSON_DEPTH_LIMIT} levels deep")
+    except ValueError as exc:  # an integer over sys.get_int_max_str_digits() digits
+        raise InputFileError(
+            f"{name}: not valid JSON (a number longer than {sys.get_int_max_str_digits()} digits)"
+        ) from exc
+    check_json(data, name)
     return data
 
 
-def json_depth(data: object) -> int:
-    """Nesting depth of parsed JSON (a scalar is 0), without recursion."""
-    deepest = 0
+def check_json(data: object, name: str) -> None:
+    """Nesting at most JSON_DEPTH_LIMIT levels and text that is valid Unicode, checked without recursion."""
     stack: list[tuple[object, int]] = [(data, 0)]
     while stack:
         value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is None:
+        if isinstance(value, str):
+            _check_text(value, name)
             continue
-        deepest = max(deepest, depth + 1)
-        if deepest > JSON_DEPTH_LIMIT:
-            return deepest
+        if isinstance(value, dict):
+            for key in value:
+                _check_text(key, name)
+            children: Iterable[object] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth + 1 > JSON_DEPTH_LIMIT:
+            raise InputFileError(f"{name}: JSON nested more than {JSON_DEPTH_LIMIT} levels deep")
         stack.extend((child, depth + 1) for child in children)
-    return deepest
+
+
+def _check_text(value: str, name: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputFileError(
+            f"{name}: JSON text with an unpaired surrogate escape (\\u{ord(value[exc.start]):04x}); not valid Unicode"
+        ) from exc
 
 
 def csv_records(

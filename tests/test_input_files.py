@@ -319,3 +319,10 @@ def test_arbitrary_bytes_raise_nothing_but_input_file_error(raw):
         parse_json(decode_text(raw, "f"), "f.json")
     except InputFileError:
         pass
+
+
+def test_json_that_cannot_be_stored_is_a_file_error(tmp_path, corridor):
+    surrogate = write(tmp_path, "s.json", '[{"id": "kr-x", "name": "\\ud800", "country": "KR", "description": "x"}]')
+    one_line_error(corridor("data", "add", "--file", str(surrogate)), "s.json: JSON text with an unpaired surrogate")
+    huge = write(tmp_path, "n.json", '{"instrument": "edip", "members": [{"id": ' + "9" * 5000 + "}]}")
+    one_line_error(corridor("eligibility", "--consortium", str(huge)), "n.json: not valid JSON (a number longer than")
