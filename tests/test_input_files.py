@@ -326,3 +326,27 @@ def test_json_that_cannot_be_stored_is_a_file_error(tmp_path, corridor):
     one_line_error(corridor("data", "add", "--file", str(surrogate)), "s.json: JSON text with an unpaired surrogate")
     huge = write(tmp_path, "n.json", '{"instrument": "edip", "members": [{"id": ' + "9" * 5000 + "}]}")
     one_line_error(corridor("eligibility", "--consortium", str(huge)), "n.json: not valid JSON (a number longer than")
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=st.one_of(st.binary(max_size=300),
+                     st.lists(st.sampled_from(["id", "name", "country", "description", "KR", "kr-a", "x", '"', "",
+                                               "\u00e9", "{", "[", "]", "}", ":", "\\ud800", "1e999", "null"]),
+                              max_size=40).map(lambda parts: ",".join(parts).encode())),
+       suffix=st.sampled_from([".csv", ".json"]))
+def test_arbitrary_organisation_files_are_rows_or_one_input_file_error(raw, suffix):
+    import tempfile
+    from pathlib import Path
+
+    from recommender.catalogue.useradd import read_rows, validate_rows
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"orgs{suffix}"
+        path.write_bytes(raw)
+        try:
+            rows, unreadable = read_rows(path)
+        except InputFileError:
+            return
+        good, invalid = validate_rows(rows, PRIORITIES)
+        assert len(good) + len(invalid) == len(rows)  # every row is kept or reported
+        assert all(e.problems for e in unreadable + invalid)
