@@ -225,13 +225,25 @@ def _csv_rows(text: str, name: str) -> list[tuple[int, list[str] | str]]:
 
 
 def _check_swallowed_records(records: list[tuple[int, dict]], width: int, name: str) -> None:
-    """A quoted field whose inner lines look like records is a quote closed far too late."""
-    if width < 2:
+    """A quoted field whose inner lines parse as whole records is a quote closed far too late.
+
+    Files of one or two columns are left alone: there a line of free text looks like a record too often.
+    """
+    if width < 3:
         return
     for start, record in records:
         for value in record.values():
-            if "\n" in value and any(line.count(",") >= width - 1 for line in value.split("\n")[1:]):
+            if "\n" in value and any(_looks_like_record(line, width) for line in value.split("\n")[1:]):
                 raise InputFileError(
                     f"{name}: line {start}: a quoted field runs over several lines that look like records; "
                     "a quote is probably not closed"
                 )
+
+
+def _looks_like_record(line: str, width: int) -> bool:
+    if line.count(",") < width - 1:
+        return False
+    try:
+        return len(next(csv.reader([line]), [])) == width
+    except csv.Error:
+        return False
