@@ -163,14 +163,15 @@ def parse_csv(
             csv.field_size_limit(previous)
     if not rows:
         raise InputFileError(f"{name}: empty file (no header line; expected columns: {wanted})")
-    _, header = rows[0]
+    first, header = rows[0]
     if isinstance(header, str):
-        raise InputFileError(f"{name}: line 1: unreadable header line ({header})")
+        raise InputFileError(f"{name}: line {first}: unreadable header line ({header})")
     header = [h.strip() for h in header]
     named = [h for h in header if h in columns]
     if not set(required) & set(named) and len(named) * 2 < len(header):
         raise InputFileError(
-            f"{name}: no header line (line 1 has none of the expected columns: {wanted}); add a header line"
+            f"{name}: no header line (line {first} is data, not column names); add a header line with the "
+            f"expected columns: {wanted}"
         )
     missing = [c for c in required if c not in header]
     if missing:
