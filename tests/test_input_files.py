@@ -353,3 +353,14 @@ def test_arbitrary_organisation_files_are_rows_or_one_input_file_error(raw, suff
         good, invalid = validate_rows(rows, PRIORITIES)
         assert len(good) + len(invalid) == len(rows)  # every row is kept or reported
         assert all(e.problems for e in unreadable + invalid)
+
+
+def test_consortium_rulebook_checks_list_all_their_problems():
+    from recommender.errors import ConsortiumFormatError
+    from recommender.rules import load_rulebook, parse_consortium
+
+    data = {**CONSORTIUM, "action_type": "procurement", "product_category": "tanks"}
+    with pytest.raises(ConsortiumFormatError) as err:
+        parse_consortium(data, load_rulebook())
+    assert str(err.value).startswith("action_type: unknown action type 'procurement'")
+    assert "; product_category: unknown product category 'tanks'" in str(err.value)

@@ -137,25 +137,27 @@ def _collect(problems: list[str], check: Callable[..., T], *args: Any, **kwargs:
 
 
 def check_against_rulebook(rulebook: RuleBook, consortium: Consortium) -> Instrument:
-    """The consortium's instrument, after checking its action type and product category exist there."""
+    """The consortium's instrument, after checking its action type, product category and countries (every
+    problem at once)."""
     instrument = rulebook.instrument(consortium.instrument)
+    problems: list[str] = []
     action = consortium.action_type
     if action is not None and action not in instrument.action_types:
         known = ", ".join(instrument.action_types) or "none"
-        raise ConsortiumFormatError(
-            f"action_type: unknown action type {action!r} for {instrument.id}; known: {known}"
-        )
+        problems.append(f"action_type: unknown action type {action!r} for {instrument.id}; known: {known}")
     category = consortium.product_category
     if category is not None and rulebook.product_categories and category not in rulebook.product_categories:
-        raise ConsortiumFormatError(
+        problems.append(
             f"product_category: unknown product category {category!r}; known: "
             f"{', '.join(rulebook.product_categories)}"
         )
     for i, m in enumerate(consortium.members):
-        validate_organisation(m, f"members[{i}]")
+        _collect(problems, validate_organisation, m, f"members[{i}]")
     for i, c in enumerate(consortium.components):
         if not is_known_country(c.origin_country):
-            raise ConsortiumFormatError(f"components[{i}].origin_country: unknown country code {c.origin_country!r}")
+            problems.append(f"components[{i}].origin_country: unknown country code {c.origin_country!r}")
+    if problems:
+        raise ConsortiumFormatError("; ".join(problems))
     return instrument
 
 
