@@ -58,7 +58,8 @@ def corridor(tmp_path, monkeypatch, recommender):  # noqa: F811
 
 def one_line_error(result, *fragments: str) -> None:
     assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no exception escaped
     message = " ".join(result.output.split())
     assert message.startswith("error:")
     for fragment in fragments:
