@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from recommender.catalogue import Catalogue
-from recommender.errors import ConsortiumFormatError, InputFileError, UnknownOrganisationError
+from recommender.errors import ConsortiumFormatError, UnknownOrganisationError
+from recommender.userfiles import json_document
 
 
 def read_consortium_file(path: Path) -> dict:
     """The consortium JSON as a dict; unreadable files and non-objects are reported with the file name."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path.name}: not UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise ConsortiumFormatError(f"{path.name}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    data = json_document(path)
     if not isinstance(data, dict):
         raise ConsortiumFormatError(f"{path.name}: expected a JSON object with 'instrument' and 'members'")
     return data

@@ -290,7 +290,7 @@ def test_report_on_an_organisation_list(recommender, tmp_path):
     )
     ids, rejected = read_org_ids(orgs, recommender.index)
     assert ids == ["drones-kr-8", "drones-eu-0", "chips-eu-1", "kr-cold-drones"]
-    assert [(r.row, r.reason.split()[0]) for r in rejected] == [(5, "unknown"), (6, "duplicate"), (7, "missing")]
+    assert [(r.row, r.reasons[0].split()[0]) for r in rejected] == [(5, "unknown"), (6, "duplicate"), (7, "missing")]
     report = build_report(
         recommender,
         ReportRequest(priority="unmanned", org_ids=tuple(ids), top=50, explain=50, spread=1.0),

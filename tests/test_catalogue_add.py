@@ -48,8 +48,8 @@ def test_each_reject_reason_names_row_and_field(tmp_path, row, field, reason):
     assert report.added == ["kr-acme"]  # the good row is kept
     assert len(report.rejected) == 1
     problem = report.rejected[0]
-    assert (problem.row, problem.field) == (3, field)
-    assert reason in problem.reason
+    assert (problem.row, problem.fields) == (3, [field])
+    assert reason in problem.reasons[0]
     assert str(problem).startswith("row 3: " + field)
 
 
@@ -57,17 +57,17 @@ def test_duplicate_id_in_file(tmp_path):
     path = write(tmp_path, "orgs.csv", HEADER + GOOD + GOOD.replace("Acme Robotics", "Acme Two"))
     report = add_organisations(path, user_store(tmp_path), PRIORITIES)
     assert report.added == ["kr-acme"]
-    assert [(e.row, e.field) for e in report.rejected] == [(3, "id")]
-    assert "duplicate id 'kr-acme'" in report.rejected[0].reason and "row 2" in report.rejected[0].reason
+    assert [(e.row, e.fields) for e in report.rejected] == [(3, ["id"])]
+    assert "duplicate id 'kr-acme'" in str(report.rejected[0]) and "row 2" in str(report.rejected[0])
 
 
-def test_unreadable_encoding_rejects_only_that_row(tmp_path):
+def test_a_file_not_in_utf8_is_one_error_naming_the_line(tmp_path):
     bad = "de-bad,M\xfcller GmbH,DE,Optics.,PRC,false,sme,ai\n".encode("latin-1")
     path = write(tmp_path, "orgs.csv", (HEADER + GOOD).encode() + bad)
-    report = add_organisations(path, user_store(tmp_path), PRIORITIES)
-    assert report.added == ["kr-acme"]
-    assert [(e.row, e.field) for e in report.rejected] == [(3, "name")]
-    assert "encoding" in report.rejected[0].reason
+    store = user_store(tmp_path)
+    with pytest.raises(InputFileError, match="not UTF-8 \\(line 3"):
+        add_organisations(path, store, PRIORITIES)
+    assert store.organisations() == []
 
 
 def test_json_wrong_types(tmp_path):
@@ -80,8 +80,8 @@ def test_json_wrong_types(tmp_path):
     ]
     report = add_organisations(write(tmp_path, "orgs.json", json.dumps(rows)), user_store(tmp_path), PRIORITIES)
     assert report.added == ["kr-a", "kr-c", "kr-d"]
-    assert [(e.row, e.field) for e in report.rejected] == [(2, "id"), (4, "(row)")]
-    assert all("wrong type" in e.reason for e in report.rejected)
+    assert [(e.row, e.fields) for e in report.rejected] == [(2, ["id"]), (4, ["(row)"])]
+    assert all("wrong type" in e.reasons[0] for e in report.rejected)
 
 
 def test_adding_twice_is_idempotent_and_updates_are_counted(tmp_path):

@@ -218,5 +218,5 @@ def test_query_file_priorities_are_resolved_per_row(tmp_path):
         ("d", None),
         ("f", "semiconductors"),
     ]
-    assert [(p.row, p.field) for p in problems] == [(4, "priority"), (6, "instrument")]
-    assert "unknown priority 'dornes'; did you mean unmanned (drones)?" in problems[0].reason
+    assert [(p.row, p.fields) for p in problems] == [(4, ["priority"]), (6, ["instrument"])]
+    assert "unknown priority 'dornes'; did you mean unmanned (drones)?" in problems[0].reasons[0]

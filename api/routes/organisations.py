@@ -103,8 +103,10 @@ def get_organisation(org_id: OrgId, serving: ServingDep, _key: ReadKey) -> dict:
 def _validated(record: dict, state: ServiceState) -> dict:
     org, error = validate_row(record, 1, state.priority_ids)
     if error is not None:
-        raise ApiError(422, "invalid_organisation", f"{error.field}: {error.reason}",
-                       {"field": error.field, "reason": error.reason})
+        message = "; ".join(f"{name}: {reason}" for name, reason in error.problems)
+        problems = [{"field": name, "reason": reason} for name, reason in error.problems]
+        raise ApiError(422, "invalid_organisation", message,
+                       {"field": problems[0]["field"], "reason": problems[0]["reason"], "problems": problems})
     return org
 
 

@@ -26,7 +26,6 @@ from recommender.batch.pairs import PairScan, ScanConfig, TopPairs, country_labe
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.catalogue import RowError
 from recommender.catalogue.kinds import kind_mask
-from recommender.csvfiles import csv_records
 from recommender.csvout import write_csv
 from recommender.errors import CorridorError
 from recommender.ranking.features import FEATURES, LABELS, query_context
@@ -34,6 +33,7 @@ from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.pairings import DEFAULT_SPREAD, TOP_BLOCK, TOP_PER_KOREAN, partner_cap, spread_pairs
 from recommender.ranking.rankers import LearnedRanker
 from recommender.ranking.service import Recommender
+from recommender.userfiles import csv_records
 
 USABLE = ("ELIGIBLE", "CONDITIONAL")
 
@@ -96,25 +96,24 @@ class PairingReport:
 def read_org_ids(path: Path, index: RankingIndex) -> tuple[list[str], list[RowError]]:
     """Organisation ids of a CSV file with an ``org_id`` column: the known Korean or European ones, and one
     RowError per other row (unknown, duplicate, or neither side), with line numbers (header = 1)."""
-    records = csv_records(path, ["org_id"])
+    records, problems = csv_records(path, ["org_id"])
     ids: list[str] = []
-    problems: list[RowError] = []
     seen: set[str] = set()
     for start, rec in records:
         oid = (rec.get("org_id") or "").strip()
         row = index.row_of.get(oid)
         if not oid:
-            problems.append(RowError(start, "org_id", "missing org_id"))
+            problems.append(RowError.of(start, "org_id", "missing org_id"))
         elif oid in seen:
-            problems.append(RowError(start, "org_id", f"duplicate org_id {oid!r}"))
+            problems.append(RowError.of(start, "org_id", f"duplicate org_id {oid!r}"))
         elif row is None:
-            problems.append(RowError(start, "org_id", f"unknown organisation id {oid!r}"))
+            problems.append(RowError.of(start, "org_id", f"unknown organisation id {oid!r}"))
         elif not (index.side_masks["KR"][row] or index.side_masks["EU"][row]):
-            problems.append(RowError(start, "org_id", f"{oid!r} is neither a Korean nor a European organisation"))
+            problems.append(RowError.of(start, "org_id", f"{oid!r} is neither a Korean nor a European organisation"))
         else:
             seen.add(oid)
             ids.append(oid)
-    return ids, problems
+    return ids, sorted(problems, key=lambda e: e.row)
 
 
 # ---- building --------------------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalogue import Catalogue, RowError
-from recommender.csvfiles import csv_records
 from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, characteristic_projects, explain_org_priorities
+from recommender.userfiles import csv_records, row_errors
 
 
 def _plain(value: object) -> object:
@@ -77,17 +77,21 @@ def priority_rows(ids: list[str], scores: np.ndarray, priority_ids: list[str]) -
 
 
 def read_text_rows(path: Path) -> tuple[list[tuple[int, str, str]], list[RowError]]:
-    """(line, id, text) rows of a CSV with columns id and text; rows missing either are reported."""
-    rows, problems, seen = [], [], set()
-    for start, rec in csv_records(path, ["id", "text"], "need id, text"):
+    """(line, id, text) rows of a CSV with columns id and text; other rows are reported with all their problems."""
+    rows, seen = [], set()
+    records, problems = csv_records(path, ["id", "text"])
+    for start, rec in records:
         rid, body = (rec.get("id") or "").strip(), " ".join((rec.get("text") or "").split())
+        found = []
         if not rid:
-            problems.append(RowError(start, "id", "missing id"))
-        elif not body:
-            problems.append(RowError(start, "text", "empty text"))
+            found.append(("id", "missing id"))
         elif rid in seen:
-            problems.append(RowError(start, "id", f"duplicate id {rid!r}"))
-        else:
-            seen.add(rid)
-            rows.append((start, rid, body))
-    return rows, problems
+            found.append(("id", f"duplicate id {rid!r}"))
+        if not body:
+            found.append(("text", "empty text"))
+        if found:
+            problems.extend(row_errors(start, found))
+            continue
+        seen.add(rid)
+        rows.append((start, rid, body))
+    return rows, sorted(problems, key=lambda e: e.row)

@@ -14,11 +14,11 @@ import pandas as pd
 
 from recommender.catalogue import RowError
 from recommender.catalogue.kinds import KIND_FILTERS
-from recommender.csvfiles import csv_records
 from recommender.csvout import write_csv
 from recommender.errors import CorridorError, InputFileError
 from recommender.ranking.index import SIDES, Query
 from recommender.ranking.service import Recommender
+from recommender.userfiles import csv_records, row_errors
 
 OUTPUT_COLUMNS = ["query_id", "rank", "org_id", "score", "eligibility", "known_partner"]
 QUERY_COLUMNS = ("query_id", "org_id", "text", "region", "instrument", "priority", "kind", "include_known")
@@ -33,61 +33,60 @@ class BatchResult:
 
 
 def read_queries(path: Path, recommender: Recommender) -> tuple[list[Query], list[RowError]]:
-    """Validated queries of a query file, and one RowError per rejected row (line numbers, header = 1)."""
-    records = csv_records(path, ["query_id"], "columns: " + ", ".join(QUERY_COLUMNS))
+    """Validated queries of a query file, and one RowError per rejected row listing all its problems (line
+    numbers, header = 1)."""
+    records, problems = csv_records(path, ["query_id"], QUERY_COLUMNS)
     index = recommender.index
     taxonomy = index.profiles.taxonomy
-    queries, problems, seen = [], [], set()
+    queries, seen = [], set()
     for start, rec in records:
-        field_of = {
-            key: (rec.get(key) or "").strip()
-            for key in QUERY_COLUMNS
-        }
+        field_of = {key: (rec.get(key) or "").strip() for key in QUERY_COLUMNS}
         kind = field_of["kind"].lower() or None
         include_known = field_of["include_known"].lower()
         qid, org, body = field_of["query_id"], field_of["org_id"], " ".join(field_of["text"].split())
         region = field_of["region"].upper() or "ANY"
         instrument, priority = field_of["instrument"] or None, field_of["priority"] or None
+        found: list[tuple[str, str]] = []
         if not qid:
-            problems.append(RowError(start, "query_id", "missing query_id"))
+            found.append(("query_id", "missing query_id"))
         elif qid in seen:
-            problems.append(RowError(start, "query_id", f"duplicate query_id {qid!r}"))
-        elif not org and not body:
-            problems.append(RowError(start, "org_id", "neither org_id nor text given"))
+            found.append(("query_id", f"duplicate query_id {qid!r}"))
+        if not org and not body:
+            found.append(("org_id", "neither org_id nor text given"))
         elif org and org not in index.row_of:
-            problems.append(RowError(start, "org_id", f"unknown organisation id {org!r}"))
-        elif region not in SIDES:
-            problems.append(RowError(start, "region", f"must be one of {', '.join(SIDES)}, got {region!r}"))
-        elif kind is not None and kind not in KIND_FILTERS:
-            problems.append(RowError(start, "kind", f"must be one of {', '.join(KIND_FILTERS)}, got {kind!r}"))
-        elif include_known not in TRUE + FALSE:
-            problems.append(RowError(start, "include_known", f"must be true or false, got {include_known!r}"))
-        else:
+            found.append(("org_id", f"unknown organisation id {org!r}"))
+        if region not in SIDES:
+            found.append(("region", f"must be one of {', '.join(SIDES)}, got {region!r}"))
+        if kind is not None and kind not in KIND_FILTERS:
+            found.append(("kind", f"must be one of {', '.join(KIND_FILTERS)}, got {kind!r}"))
+        if include_known not in TRUE + FALSE:
+            found.append(("include_known", f"must be true or false, got {include_known!r}"))
+        if instrument:
             try:
-                if instrument:
-                    index.eligibility(instrument)
+                index.eligibility(instrument)
             except CorridorError as exc:
-                problems.append(RowError(start, "instrument", str(exc)))
-                continue
-            try:  # a label or synonym ('Drones', 'UAV') is stored as the priority's id
-                priority = taxonomy.resolve(priority) if priority else None
-            except CorridorError as exc:
-                problems.append(RowError(start, "priority", str(exc)))
-                continue
-            seen.add(qid)
-            queries.append(
-                Query(
-                    org_id=org or None,
-                    text=body or None,
-                    region=region,
-                    instrument=instrument,
-                    priority=priority,
-                    query_id=qid,
-                    kind=kind,
-                    include_known=include_known in TRUE,
-                )
+                found.append(("instrument", str(exc)))
+        try:  # a label or synonym ('Drones', 'UAV') is stored as the priority's id
+            priority = taxonomy.resolve(priority) if priority else None
+        except CorridorError as exc:
+            found.append(("priority", str(exc)))
+        if found:
+            problems.extend(row_errors(start, found))
+            continue
+        seen.add(qid)
+        queries.append(
+            Query(
+                org_id=org or None,
+                text=body or None,
+                region=region,
+                instrument=instrument,
+                priority=priority,
+                query_id=qid,
+                kind=kind,
+                include_known=include_known in TRUE,
             )
-    return queries, problems
+        )
+    return queries, sorted(problems, key=lambda e: e.row)
 
 
 def rankings_frame(queries: list[Query], results: list[list]) -> pd.DataFrame:
