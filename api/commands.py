@@ -68,12 +68,13 @@ def _store():
 @keys_app.command("create")
 @_one_line_errors
 def keys_create(
-    scope: Annotated[str, typer.Option(help="read (GET and computing POSTs) or write (also stores data).")],
+    scope: Annotated[str, typer.Option(help="read (GET and computing POSTs), write (also stores data it then "
+                                            "owns) or admin (also changes catalogue organisations, reverts).")],
     name: Annotated[str | None, typer.Option(help="A label: who or what uses the key.")] = None,
 ) -> None:
     """Create an API key and print its secret (only now: it is stored as a sha256 hash)."""
-    if scope not in ("read", "write"):
-        typer.echo(f"error: --scope must be read or write, got {scope!r}", err=True)
+    if scope not in ("read", "write", "admin"):
+        typer.echo(f"error: --scope must be read, write or admin, got {scope!r}", err=True)
         raise typer.Exit(EXIT_ERROR)
     store = _store()
     try:

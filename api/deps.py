@@ -60,8 +60,13 @@ def require_write(request: Request, secret: Annotated[str | None, Security(api_k
     return _authenticate(request, secret, "write")
 
 
+def require_admin(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
+    return _authenticate(request, secret, "admin")
+
+
 StateDep = Annotated[ServiceState, Depends(get_state)]
 ServingDep = Annotated[Serving, Depends(get_serving)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ReadKey = Annotated[ApiKey, Depends(require_read)]
 WriteKey = Annotated[ApiKey, Depends(require_write)]
+AdminKey = Annotated[ApiKey, Depends(require_admin)]

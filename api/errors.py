@@ -28,6 +28,7 @@ from recommender.errors import (
 )
 from recommender.profiles.taxonomy import UnknownPriorityError
 from recommender.ranking.index import InvalidQueryError
+from recommender.store import ChangeRefusedError
 
 log = logging.getLogger("corridor.api")
 
@@ -100,6 +101,8 @@ def _core_error(exc: CorridorError) -> tuple[int, str, Any]:
         return 503, "model_unavailable", None
     if isinstance(exc, StoreUnavailableError):
         return 503, "database_unavailable", None
+    if isinstance(exc, ChangeRefusedError):
+        return 403, "change_refused", None
     return 400, "bad_request", None
 
 

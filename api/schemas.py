@@ -662,3 +662,20 @@ class Ready(BaseModel):
     organisations: int
     loaded_at: datetime
     database: str = Field(examples=["sqlite"])
+
+
+class OrganisationChange(BaseModel):
+    """One entry of the audit trail of user organisations and catalogue overlays."""
+
+    id: int
+    org_id: str
+    action: Literal["added", "updated", "overlaid", "reverted"]
+    actor: str = Field(description="'cli' (the command line) or 'key:<id>' (an API key).")
+    at: datetime
+    before: dict | None = Field(description="The stored record before the change (null: none was stored).")
+    after: dict | None = Field(description="The stored record after the change (null: reverted).")
+
+
+class OrganisationChanges(BaseModel):
+    org_id: str
+    changes: list[OrganisationChange]

@@ -106,10 +106,16 @@ class ServiceState:
         ranker: LearnedRanker | None = None,
         manifest: dict | None = None,
         tagger: PriorityTagger | None = None,
+        shipped_organisations: pd.DataFrame | None = None,
     ) -> None:
         self.describe = describe
         self.model = model
         self.store_versions: dict = {}
+        # The catalogue as shipped (no user rows): what a reverted overlay goes back to.
+        self.shipped_organisations = (
+            shipped_organisations if shipped_organisations is not None else index.catalogue.organisations
+        ).set_index("id", drop=False)
+        self.catalogue_ids = frozenset(self.shipped_organisations["id"])
         self.priority_ids = priority_ids or frozenset(index.profiles.taxonomy.ids)
         self.lock = threading.RLock()
         self.refused_sha: str | None = None
@@ -173,17 +179,29 @@ class ServiceState:
         like API additions); the number brought in."""
         versions = store.organisation_versions()
         changed = [oid for oid, when in versions.items() if self.store_versions.get(oid) != when]
-        if not changed:
+        reverted = [oid for oid in self.store_versions if oid not in versions and oid in self.catalogue_ids]
+        if not changed and not reverted:
             return 0
         known = self.serving.index.catalogue.organisations.set_index("id")
-        rows = [row for row in store.organisations_by_id(changed) if not _indexed_as(known, row)]
+        candidates = store.organisations_by_id(changed) + [self.shipped_row(oid) for oid in reverted]
+        rows = [row for row in candidates if not _indexed_as(known, row)]
         if rows:  # rows this process wrote itself are already in the index
             self.upsert_organisations(rows)
             log.info("brought %d organisations added or changed in the store into the index", len(rows))
         self.store_versions = versions
         return len(rows)
 
+    def shipped_row(self, org_id: str) -> dict:
+        """The catalogue's own record of ``org_id`` (missing values as None)."""
+        row = self.shipped_organisations.loc[org_id]
+        return {k: (None if v is None or bool(pd.isna(v)) else v) for k, v in row.items()}
+
     # -- writes -------------------------------------------------------------------------------------
+    def revert_organisation(self, org_id: str, store_write: Callable[[], object]) -> object:
+        """Run ``store_write`` (removing the overlay) and serve the catalogue's own record of ``org_id`` again."""
+        return self.upsert_organisations([self.shipped_row(org_id)], store_write) if org_id in self.catalogue_ids \
+            else store_write()
+
     def upsert_organisations(self, rows: list[dict], store_write: Callable[[], object] | None = None) -> object:
         """Embed ``rows``, build the new index, run ``store_write`` (the database write), then swap.
 
@@ -324,7 +342,8 @@ def build_state(settings, store) -> ServiceState:
     index = ws.ranking_index().with_encoder(QueryTextEncoder(ws))
     index.encode_texts(["warm-up query: drone swarm autonomy"])  # loads the encoder model now, not on a request
     state = ServiceState(
-        index, ws.encode_texts, ModelSource(settings.model_dir, ws.model_expectations()), tagger=ws.tagger
+        index, ws.encode_texts, ModelSource(settings.model_dir, ws.model_expectations()), tagger=ws.tagger,
+        shipped_organisations=ws.shipped_catalogue.organisations,
     )
     state.remember_store_versions(versions)
     log.info(

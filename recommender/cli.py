@@ -24,6 +24,7 @@ from recommender.catalogue import (
     add_organisations,
     build_catalogue,
     catalogue_stats,
+    load_catalogue,
     load_curated,
     save_catalogue,
 )
@@ -34,7 +35,7 @@ from recommender.profiles.tagger_store import save_tagger
 from recommender.profiles.taxonomy import load_taxonomy
 from recommender.profiles.views import organisation_profile, priority_rows, read_text_rows
 from recommender.settings import Settings, get_settings
-from recommender.store import open_store
+from recommender.store import CLI_ACTOR, open_store
 from recommender.workspace import Workspace
 
 EXIT_REJECTED_ROWS = 1
@@ -155,6 +156,42 @@ def data_stats(json_out: Annotated[bool, typer.Option("--json", help="Print JSON
         _print_stats(stats)
 
 
+@data_app.command("changes")
+@handles_errors
+def data_changes(
+    org: Annotated[str | None, typer.Option("--org", help="Only this organisation's changes.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The audit trail of organisations users added or changed (CLI and API alike), oldest first."""
+    settings = get_settings()
+    store = open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
+    try:
+        changes = store.changes(org)
+    finally:
+        store.close()
+    if json_out:
+        sys.stdout.write(json.dumps(changes, indent=2, default=str) + "\n")
+        return
+    for change in changes:
+        name = (change["after"] or change["before"] or {}).get("name", "")
+        sys.stdout.write(f"{change['id']}\t{change['at']:%Y-%m-%d %H:%M:%S}\t{change['action']}\t"
+                         f"{change['org_id']}\t{change['actor']}\t{name}\n")
+
+
+@data_app.command("revert")
+@handles_errors
+def data_revert(org_id: Annotated[str, typer.Argument(help="A catalogue organisation with an overlay.")]) -> None:
+    """Remove the change stored over a catalogue organisation: the catalogue's record is used again."""
+    settings = get_settings()
+    store = open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
+    try:
+        catalogue_ids = frozenset(load_catalogue(settings.catalogue_dir).organisations["id"])
+        removed = store.revert_organisation(org_id, CLI_ACTOR, catalogue_ids)
+    finally:
+        store.close()
+    out.print(f"reverted {org_id}: {removed['name']!r} removed, the catalogue's record is used again")
+
+
 @data_app.command("add")
 @handles_errors
 def data_add(file: Annotated[Path, typer.Option("--file", help="CSV or JSON file of organisations.")]) -> None:
@@ -162,7 +199,8 @@ def data_add(file: Annotated[Path, typer.Option("--file", help="CSV or JSON file
     settings = get_settings()
     store = open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
     try:
-        report = add_organisations(file, store, _priority_ids(settings))
+        catalogue_ids = frozenset(load_catalogue(settings.catalogue_dir).organisations["id"])
+        report = add_organisations(file, store, _priority_ids(settings), catalogue_ids)
     finally:
         store.close()
     out.print(

@@ -11,6 +11,7 @@ instead of failing. Tables are created on first use; API key secrets are never s
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,9 +24,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from recommender.catalogue.schema import ORGANISATIONS
-from recommender.errors import StoreUnavailableError
+from recommender.errors import CorridorError, StoreUnavailableError
 
-SCOPES = ("read", "write")
+SCOPES = ("read", "write", "admin")  # each allows what the ones before it allow
 SQLITE_BUSY_SECONDS = 30  # a writer waits this long for another writer's transaction before giving up
 KEY_PREFIX = "cor_"
 
@@ -81,7 +82,42 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ChangeRow(Base):
+    """The audit trail: every write to a user organisation or an overlay, with what it was before."""
+
+    __tablename__ = "organisation_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(80), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # added, updated, overlaid, reverted
+    actor: Mapped[str] = mapped_column(String(32))  # "cli" or "key:<id>"
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    before: Mapped[str | None] = mapped_column(Text)  # JSON of the stored row before, None if there was none
+    after: Mapped[str | None] = mapped_column(Text)  # JSON of the stored row after, None once reverted
+
+
 ORG_FIELDS = tuple(f.name for f in ORGANISATIONS)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who writes: the local operator on the command line, or an API key with its scope."""
+
+    name: str  # "cli" or "key:<id>"
+    scope: str  # "cli", "admin" or "write"
+    key_id: int | None = None
+
+    @property
+    def may_change_the_catalogue(self) -> bool:
+        return self.scope in ("cli", "admin")
+
+
+CLI_ACTOR = Actor("cli", "cli")
+
+
+class ChangeRefusedError(CorridorError):
+    """A write the actor may not make: changing a catalogue organisation without the admin scope, or an
+    organisation another key added."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +130,12 @@ class ApiKey:
     created_at: datetime
 
     def allows(self, scope: str) -> bool:
-        """A write key may also read."""
-        return not self.revoked and (self.scope == scope or self.scope == "write")
+        """A write key may also read; an admin key may do anything."""
+        return not self.revoked and SCOPES.index(self.scope) >= SCOPES.index(scope)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(f"key:{self.id}", self.scope, self.id)
 
 
 def hash_secret(secret: str) -> str:
@@ -168,10 +208,13 @@ class Store:
             return s.get(OrganisationRow, org_id) is not None
 
     def merge_organisations(
-        self, orgs: list[dict], key_id: int | None = None
+        self, orgs: list[dict], actor: Actor = CLI_ACTOR, catalogue_ids: frozenset[str] = frozenset()
     ) -> tuple[list[str], list[str], list[str]]:
         """Store validated organisations in one transaction: (added, updated, unchanged) ids. Rows equal to
-        the stored ones are left alone, so adding the same file twice changes nothing."""
+        the stored ones are left alone, so adding the same file twice changes nothing. A row whose id is a
+        catalogue organisation (``catalogue_ids``) is an overlay: only the command line or an admin key may
+        write one. A write key may change only what it added. Every change is recorded with what it
+        replaced; a refused row refuses the whole batch (ChangeRefusedError)."""
         added: list[str] = []
         updated: list[str] = []
         unchanged: list[str] = []
@@ -181,8 +224,17 @@ class Store:
             now = _now()
             for org in orgs:
                 row = s.get(OrganisationRow, org["id"])
+                overlay = org["id"] in catalogue_ids
+                if overlay and not actor.may_change_the_catalogue:
+                    raise ChangeRefusedError(
+                        f"{org['id']!r} is a catalogue organisation: only an admin key or the command line may "
+                        "change it (the change is kept as an overlay that can be reverted)"
+                    )
+                if row is not None and actor.scope == "write" and row.created_by_key != actor.key_id:
+                    raise ChangeRefusedError(f"{org['id']!r} was added by someone else: this key may not change it")
+                before = _row_dict(row) if row is not None else None
                 if row is None:
-                    row = OrganisationRow(id=org["id"], created_at=now, created_by_key=key_id)
+                    row = OrganisationRow(id=org["id"], created_at=now, created_by_key=actor.key_id)
                     s.add(row)
                     added.append(org["id"])
                 elif all(_same_value(getattr(row, f), org.get(f)) for f in ORG_FIELDS if f != "id"):
@@ -194,7 +246,39 @@ class Store:
                     if f != "id":
                         setattr(row, f, org.get(f))
                 row.updated_at = now
+                action = "overlaid" if overlay else ("added" if before is None else "updated")
+                s.add(ChangeRow(org_id=org["id"], action=action, actor=actor.name, at=now,
+                                before=_json(before), after=_json(_row_dict(row))))
         return added, updated, unchanged
+
+    def revert_organisation(self, org_id: str, actor: Actor, catalogue_ids: frozenset[str]) -> dict:
+        """Remove the overlay on a catalogue organisation (the catalogue row shows again); the removed row."""
+        if not actor.may_change_the_catalogue:
+            raise ChangeRefusedError("only an admin key or the command line may revert a catalogue change")
+        if org_id not in catalogue_ids:
+            raise ChangeRefusedError(f"{org_id!r} is not a catalogue organisation: there is no overlay to revert")
+        with self.session.begin() as s:
+            row = s.get(OrganisationRow, org_id)
+            if row is None:
+                raise ChangeRefusedError(f"{org_id!r} has no overlay: it is as the catalogue has it")
+            before = _row_dict(row)
+            s.delete(row)
+            s.add(ChangeRow(org_id=org_id, action="reverted", actor=actor.name, at=_now(),
+                            before=_json(before), after=None))
+            return before
+
+    def changes(self, org_id: str | None = None) -> list[dict]:
+        """The audit trail, oldest first (of one organisation when ``org_id`` is given)."""
+        with self.session() as s:
+            query = select(ChangeRow).order_by(ChangeRow.id)
+            if org_id is not None:
+                query = query.where(ChangeRow.org_id == org_id)
+            return [
+                {"id": r.id, "org_id": r.org_id, "action": r.action, "actor": r.actor, "at": _aware(r.at),
+                 "before": json.loads(r.before) if r.before else None,
+                 "after": json.loads(r.after) if r.after else None}
+                for r in s.scalars(query).all()
+            ]
 
     def organisation_versions(self) -> dict[str, datetime]:
         """Every stored organisation's id and last change: a poller diffs two of these to find what changed,
@@ -208,20 +292,12 @@ class Store:
             rows = s.scalars(select(OrganisationRow).where(OrganisationRow.id.in_(ids)).order_by(OrganisationRow.id))
             return [{f: getattr(r, f) for f in ORG_FIELDS} for r in rows.all()]
 
-    def upsert_organisation(self, org: dict, key_id: int | None = None) -> bool:
-        """Insert or replace one validated organisation; True if it was new."""
-        with self.session.begin() as s:
-            row = s.get(OrganisationRow, org["id"])
-            now = _now()
-            created = row is None
-            if row is None:
-                row = OrganisationRow(id=org["id"], created_at=now, created_by_key=key_id)
-                s.add(row)
-            for f in ORG_FIELDS:
-                if f != "id":
-                    setattr(row, f, org.get(f))
-            row.updated_at = now
-            return created
+    def upsert_organisation(
+        self, org: dict, actor: Actor = CLI_ACTOR, catalogue_ids: frozenset[str] = frozenset()
+    ) -> bool:
+        """Insert or replace one validated organisation (see ``merge_organisations``); True if it was new."""
+        added, _, _ = self.merge_organisations([org], actor, catalogue_ids)
+        return bool(added)
 
     # -- feedback -----------------------------------------------------------------------------------
     def add_feedback(
@@ -329,6 +405,14 @@ def _unavailable(context) -> None:
     if isinstance(context.sqlalchemy_exception, OperationalError):
         reason = str(getattr(context, "original_exception", "") or "database error").splitlines()[0]
         raise StoreUnavailableError(f"the database is unavailable: {reason}") from None
+
+
+def _row_dict(row: OrganisationRow) -> dict:
+    return {f: getattr(row, f) for f in ORG_FIELDS}
+
+
+def _json(value: dict | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
 def _same_value(stored: object, new: object) -> bool:

@@ -260,8 +260,9 @@ def test_put_creates_then_replaces(api):
     assert before == "unmanned" and after["priorities"][0]["priority"] == "sensors_ew"
     assert len(api.state.serving.index.ids) == 35  # replaced in place, not appended twice
     assert api.store.organisations()[0]["description"] == "Radar and sonar sensing."
-    # a catalogue organisation can be overridden too (as `corridor data add` does); its projects stay
-    over = api.put("/v1/organisations/drones-eu-0", {**body, "name": "Drones Org 0", "country": "FR"})
+    # an admin key can overlay a catalogue organisation (as `corridor data add` does); its projects stay
+    admin = api.store.create_key("admin", "tests")[1]
+    over = api.put("/v1/organisations/drones-eu-0", {**body, "name": "Drones Org 0", "country": "FR"}, key=admin)
     assert over.status_code == 200 and over.json()["characteristic_projects"]
     error(api.put("/v1/organisations/kr-put", {**body, "id": "other"}), 422, "invalid_organisation")
     error(api.put("/v1/organisations/kr-put", {**body, "country": "XX"}), 422, "invalid_organisation")
@@ -632,3 +633,34 @@ def test_ready_says_not_ready_while_the_database_cannot_be_opened(make_api, tmp_
     finally:
         api.client.app.state.store = good
     assert api.get("/ready", key=None).status_code == 200
+
+
+# ---- catalogue organisations are protected: overlays by admins only, audited, revertible --------------------------
+def test_a_write_key_cannot_change_a_catalogue_organisation_but_an_admin_overlays_and_reverts_it(api):
+    before = api.get("/v1/organisations/radar-eu-0").json()["organisation"]
+    change = {"name": "Some Bulgarian Trading Co", "country": "BG", "description": "Imports furniture."}
+    refused = error(api.put("/v1/organisations/radar-eu-0", change, key="write"), 403, "change_refused")
+    assert "admin" in refused["message"]
+    assert api.get("/v1/organisations/radar-eu-0").json()["organisation"]["name"] == before["name"]
+    admin = {"X-API-Key": api.store.create_key("admin", "tests")[1]}
+    stored = api.client.put("/v1/organisations/radar-eu-0", json=change, headers=admin)
+    assert stored.status_code == 200 and stored.json()["organisation"]["name"] == "Some Bulgarian Trading Co"
+    trail = api.get("/v1/organisations/radar-eu-0/changes").json()["changes"]
+    assert [c["action"] for c in trail] == ["overlaid"] and trail[0]["actor"].startswith("key:")
+    error(api.client.delete("/v1/organisations/radar-eu-0", headers=api.write), 403, "forbidden")
+    reverted = api.client.delete("/v1/organisations/radar-eu-0", headers=admin)
+    assert reverted.status_code == 200 and reverted.json()["organisation"]["name"] == before["name"]
+    trail = api.get("/v1/organisations/radar-eu-0/changes").json()["changes"]
+    assert [c["action"] for c in trail] == ["overlaid", "reverted"]
+    assert trail[1]["before"]["name"] == "Some Bulgarian Trading Co" and trail[1]["after"] is None
+    error(api.client.delete("/v1/organisations/radar-eu-0", headers=admin), 403, "change_refused")  # nothing left
+
+
+def test_a_write_key_changes_only_what_it_added(api):
+    assert api.post("/v1/organisations", NEW_ORG, key="write").status_code == 201
+    other = {"X-API-Key": api.store.create_key("write", "someone else")[1]}
+    update = {**NEW_ORG, "description": "Now it makes submarines."}
+    error(api.put(f"/v1/organisations/{NEW_ORG['id']}", update, key=other["X-API-Key"]), 403, "change_refused")
+    assert api.put(f"/v1/organisations/{NEW_ORG['id']}", update, key="write").status_code == 200
+    actions = [c["action"] for c in api.get(f"/v1/organisations/{NEW_ORG['id']}/changes").json()["changes"]]
+    assert actions == ["added", "updated"]

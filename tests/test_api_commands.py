@@ -28,7 +28,7 @@ def test_keys_create_list_revoke(tmp_path):
     assert runner.invoke(cli, ["keys", "revoke", str(key.id)], env=env).exit_code == 0
     assert store.find_key(secret).revoked
     assert runner.invoke(cli, ["keys", "revoke", "999"], env=env).exit_code == 2
-    assert runner.invoke(cli, ["keys", "create", "--scope", "admin"], env=env).exit_code == 2
+    assert runner.invoke(cli, ["keys", "create", "--scope", "root"], env=env).exit_code == 2
     store.close()
 
 

@@ -212,6 +212,24 @@ def test_cli_and_api_writers_share_one_store_and_lose_nothing(deployment, tmp_pa
             partners = http.get("/v1/organisations/kr-cli1-149/partners", params={"region": "EU", "k": 5},
                                 headers=read).json()
             assert sum(r["org_id"].startswith("radar-") for r in partners["results"]) >= 3
+
+            # a catalogue organisation overlaid and reverted on the command line: the server follows both
+            def name_of(org_id: str) -> str:
+                return http.get(f"/v1/organisations/{org_id}", headers=read).json()["organisation"]["name"]
+
+            original = name_of("radar-eu-3")
+            overlay = tmp_path / "overlay.csv"
+            overlay.write_text("id,name,country,description\nradar-eu-3,Overlay Radar,PL,Radar sensing.\n")
+            _corridor(env, "data", "add", "--file", str(overlay))
+            for expected in ("Overlay Radar", original):
+                deadline = time.monotonic() + 30
+                while name_of("radar-eu-3") != expected:
+                    assert time.monotonic() < deadline, f"server still shows {name_of('radar-eu-3')!r}"
+                    time.sleep(0.25)
+                if expected == "Overlay Radar":
+                    _corridor(env, "data", "revert", "radar-eu-3")
+            trail = http.get("/v1/organisations/radar-eu-3/changes", headers=read).json()["changes"]
+            assert [(c["action"], c["actor"]) for c in trail] == [("overlaid", "cli"), ("reverted", "cli")]
     finally:
         server.stop()
     # and the CLI ranks for an organisation added through the API

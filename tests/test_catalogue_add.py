@@ -186,3 +186,23 @@ def test_cli_exit_codes(tmp_path, monkeypatch):
     assert "row 3: country: unknown country code 'ZZ'" in result.output
     result = runner.invoke(app, ["data", "add", "--file", str(tmp_path / "nope.json")])
     assert result.exit_code == 2 and "cannot read" in result.output
+
+
+def test_the_command_line_overlays_a_catalogue_organisation_lists_the_change_and_reverts_it(tmp_path, monkeypatch):
+    from recommender.cli import app
+
+    monkeypatch.setenv("CORRIDOR_STATE_DIR", str(tmp_path / "state"))
+    runner = CliRunner()
+    overlay = write(tmp_path, "o.csv", "id,name,country,description\n"
+                                      "kr-hanwha-aerospace,Some Bulgarian Co,BG,Imports furniture.\n")
+    assert runner.invoke(app, ["data", "add", "--file", str(overlay)]).exit_code == 0
+    listed = runner.invoke(app, ["data", "changes", "--org", "kr-hanwha-aerospace"])
+    assert listed.exit_code == 0 and "\toverlaid\tkr-hanwha-aerospace\tcli\tSome Bulgarian Co" in listed.output
+    reverted = runner.invoke(app, ["data", "revert", "kr-hanwha-aerospace"])
+    assert reverted.exit_code == 0 and "Some Bulgarian Co" in reverted.output
+    trail = json.loads(runner.invoke(app, ["data", "changes", "--json"]).output)
+    assert [c["action"] for c in trail] == ["overlaid", "reverted"]
+    again = runner.invoke(app, ["data", "revert", "kr-hanwha-aerospace"])
+    assert again.exit_code == 2 and "has no overlay" in again.output
+    not_catalogue = runner.invoke(app, ["data", "revert", "kr-nobody"])
+    assert not_catalogue.exit_code == 2 and "not a catalogue organisation" in not_catalogue.output

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import ReadKey, ServingDep, StateDep, StoreDep, WriteKey, priority_id
+from api.deps import AdminKey, ReadKey, ServingDep, StateDep, StoreDep, WriteKey, priority_id
 from api.errors import ApiError, responses
 from api.schemas import (
     INCLUDE_KNOWN_DESCRIPTION,
     KIND_DESCRIPTION,
     ActivityType,
     Kind,
+    OrganisationChanges,
     OrganisationIn,
     OrganisationPage,
     OrganisationProfile,
@@ -26,7 +27,7 @@ from api.views import organisation_record
 from recommender.catalogue.useradd import validate_row
 from recommender.profiles.views import organisation_profile
 from recommender.ranking.index import Query as RankQuery
-from recommender.store import Store
+from recommender.store import ApiKey, Store
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -110,8 +111,10 @@ def _validated(record: dict, state: ServiceState) -> dict:
     return org
 
 
-def _write(state: ServiceState, store: Store, org: dict, key_id: int) -> bool:
-    return bool(state.upsert_organisations([org], lambda: store.upsert_organisation(org, key_id)))
+def _write(state: ServiceState, store: Store, org: dict, key: ApiKey) -> bool:
+    return bool(
+        state.upsert_organisations([org], lambda: store.upsert_organisation(org, key.actor, state.catalogue_ids))
+    )
 
 
 @router.post(
@@ -128,7 +131,7 @@ def create_organisation(body: OrganisationIn, state: StateDep, store: StoreDep, 
         if org["id"] in state.serving.index.row_of or store.has_organisation(org["id"]):
             raise ApiError(409, "organisation_exists", f"organisation {org['id']!r} exists; PUT to update it",
                            {"id": org["id"]})
-        _write(state, store, org, key.id)
+        _write(state, store, org, key)
     return _profile(state.serving, org["id"])
 
 
@@ -136,8 +139,11 @@ def create_organisation(body: OrganisationIn, state: StateDep, store: StoreDep, 
     "/{org_id}",
     response_model=OrganisationProfile,
     summary="Add or replace an organisation",
-    description="Replaces the whole record (201 if it was new, 200 otherwise); re-embedded at once (write scope).",
-    responses={201: {"model": OrganisationProfile, "description": "Created."}, **responses(400, 401, 403, 413, 422)},
+    description="Replaces the whole record (201 if it was new, 200 otherwise); re-embedded at once. A write key "
+    "may change only organisations it added; a catalogue organisation needs an admin key, and the change is kept "
+    "as an overlay, listed in its changes and reverted by DELETE.",
+    responses={201: {"model": OrganisationProfile, "description": "Created."},
+               **responses(400, 401, 403, 413, 422, 503)},
 )
 def put_organisation(
     org_id: OrgId, body: OrganisationUpdate, response: Response, state: StateDep, store: StoreDep, key: WriteKey
@@ -148,7 +154,7 @@ def put_organisation(
     org = _validated({**body.model_dump(), "id": org_id}, state)
     with state.lock:
         existed = org["id"] in state.serving.index.row_of
-        _write(state, store, org, key.id)
+        _write(state, store, org, key)
     response.status_code = 200 if existed else 201
     return _profile(state.serving, org["id"])
 
@@ -182,3 +188,28 @@ def partners(
             "keep_ineligible": keep_ineligible, "include_known": include_known, "kind": kind}
     return {"query": echo, "model_version": serving.model_version, "results": [r.to_dict() for r in recs],
             "left_out": recommender.left_out(query)}
+
+
+@router.delete(
+    "/{org_id}",
+    response_model=OrganisationProfile,
+    summary="Revert a change to a catalogue organisation",
+    description="Removes the overlay an admin key or the command line stored over a catalogue organisation; "
+    "the catalogue's own record is served again at once. Admin scope; the revert is audited.",
+    responses=responses(401, 403, 404, 503),
+)
+def revert_organisation(org_id: OrgId, state: StateDep, store: StoreDep, key: AdminKey) -> dict:
+    state.revert_organisation(org_id, lambda: store.revert_organisation(org_id, key.actor, state.catalogue_ids))
+    return _profile(state.serving, org_id)
+
+
+@router.get(
+    "/{org_id}/changes",
+    response_model=OrganisationChanges,
+    summary="The audit trail of an organisation",
+    description="Every change users made to it (added, updated, overlaid, reverted): who, when, before and after.",
+    responses=responses(401, 403, 404),
+)
+def organisation_changes(org_id: OrgId, serving: ServingDep, store: StoreDep, _key: ReadKey) -> dict:
+    serving.index.row(org_id)  # unknown organisations are 404
+    return {"org_id": org_id, "changes": store.changes(org_id)}

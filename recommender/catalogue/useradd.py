@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from recommender.catalogue.countries import is_known_country, normalise_country, region_of
 from recommender.catalogue.schema import ACTIVITY_TYPES, SIZE_CLASSES
@@ -173,14 +173,18 @@ class OrganisationStore(Protocol):
     """Where user organisations are kept (recommender.store.Store): one transaction per merge."""
 
     def merge_organisations(
-        self, orgs: list[dict], key_id: int | None = None
+        self, orgs: list[dict], actor: Any = ..., catalogue_ids: frozenset[str] = ...
     ) -> tuple[list[str], list[str], list[str]]: ...
 
 
 def add_organisations(
-    path: Path, store: OrganisationStore, priority_ids: frozenset[str] | None = None
+    path: Path,
+    store: OrganisationStore,
+    priority_ids: frozenset[str] | None = None,
+    catalogue_ids: frozenset[str] = frozenset(),
 ) -> AddReport:
-    """Validate ``path`` and merge its valid rows into ``store`` in one transaction."""
+    """Validate ``path`` and merge its valid rows into ``store`` in one transaction, on the command line's
+    authority: rows with a catalogue organisation's id (``catalogue_ids``) are stored as revertible overlays."""
     rows, unreadable = read_rows(path)
     report = AddReport()
     if rows:
@@ -189,5 +193,5 @@ def add_organisations(
         )
     good, invalid = validate_rows(rows, priority_ids)
     report.rejected = sorted(unreadable + invalid, key=lambda e: e.row)
-    report.added, report.updated, report.unchanged = store.merge_organisations(good)
+    report.added, report.updated, report.unchanged = store.merge_organisations(good, catalogue_ids=catalogue_ids)
     return report
