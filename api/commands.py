@@ -1,4 +1,4 @@
-"""`corridor serve` and `corridor keys ...`: typer commands for recommender/cli.py to mount.
+"""`corridor serve` and `corridor keys ...`: typer commands for cli/commands.py to mount.
 
 Kept light at import time (FastAPI, SQLAlchemy and the core load inside the commands), so mounting them
 does not slow down the other CLI commands.

@@ -148,7 +148,7 @@ def test_real_server_end_to_end(deployment):
 
 
 def _corridor(env, *args, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-c", "from recommender.cli import main; main()", *args], env=env,
+    done = subprocess.run([sys.executable, "-c", "from cli.commands import main; main()", *args], env=env,
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert not check or done.returncode == 0, done.stdout + done.stderr
     return done
@@ -168,7 +168,7 @@ def test_cli_and_api_writers_share_one_store_and_lose_nothing(deployment, tmp_pa
     try:
         files = [_orgs_csv(tmp_path / f"cli{w}.csv", f"kr-cli{w}", 150) for w in range(2)]
         cli_writers = [
-            subprocess.Popen([sys.executable, "-c", "from recommender.cli import main; main()", "data", "add",
+            subprocess.Popen([sys.executable, "-c", "from cli.commands import main; main()", "data", "add",
                               "--file", str(f)], env=env, cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
             for f in files

@@ -312,7 +312,7 @@ def test_report_instrument_filter(recommender):
         build_report(recommender, ReportRequest(priority="sensors_ew", instrument="nope"))
 
 
-# ---- the CLI adapter, wired as recommender/cli.py will wire it ---------------------------------------------------
+# ---- the CLI adapter (cli/batch.py, mounted by cli/commands.py) ---------------------------------------------------
 
 
 @pytest.fixture()
@@ -320,8 +320,8 @@ def cli(recommender, monkeypatch):
     import typer
     from typer.testing import CliRunner
 
-    from recommender.batch import commands
-    from recommender.cli import handles_errors
+    from cli import batch as commands
+    from cli.commands import handles_errors
 
     class FakeWorkspace:
         pass

@@ -172,7 +172,7 @@ def test_unreadable_files(tmp_path):
 
 
 def test_cli_exit_codes(tmp_path, monkeypatch):
-    from recommender.cli import app
+    from cli.commands import app
 
     monkeypatch.setenv("CORRIDOR_STATE_DIR", str(tmp_path / "state"))
     runner = CliRunner()
@@ -189,7 +189,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch):
 
 
 def test_the_command_line_overlays_a_catalogue_organisation_lists_the_change_and_reverts_it(tmp_path, monkeypatch):
-    from recommender.cli import app
+    from cli.commands import app
 
     monkeypatch.setenv("CORRIDOR_STATE_DIR", str(tmp_path / "state"))
     runner = CliRunner()

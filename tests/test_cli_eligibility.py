@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from recommender.cli import app
+from cli.commands import app
 from tests.conftest import REPO
 
 runner = CliRunner()

@@ -44,7 +44,7 @@ def add(tmp_path, name: str, content: str | bytes):
 @pytest.fixture()
 def corridor(tmp_path, monkeypatch, recommender):  # noqa: F811
     """`corridor ...` on a state folder of its own, ranking with the small trained world."""
-    import recommender.cli as cli
+    import cli.commands as cli
 
     class Workspace:
         pass

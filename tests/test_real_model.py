@@ -47,7 +47,7 @@ def test_shipped_vectors_match_the_default_model(encoder):
 
 
 def test_priorities_command_with_real_model(tmp_path, monkeypatch):
-    from recommender.cli import app
+    from cli.commands import app
 
     monkeypatch.setenv("CORRIDOR_STATE_DIR", str(tmp_path / "state"))
     src = tmp_path / "texts.csv"

@@ -117,6 +117,6 @@ def test_shipped_report_covers_every_task_and_baseline(ws):
 
 
 def app_cli():
-    from recommender.cli import app
+    from cli.commands import app
 
     return app

@@ -1,9 +1,5 @@
-"""CLI adapter for the batch jobs: the `corridor report` command, rich progress bars, and engine selection
-(RAY_ADDRESS comes from the Settings object). Wired into recommender/cli.py by the lead:
-
-    from recommender.batch.commands import report_command
-    app.command("report")(handles_errors(report_command))
-"""
+"""The batch jobs on the command line: the `corridor report` command, rich progress bars, and engine
+selection (RAY_ADDRESS comes from the Settings object); mounted by cli/commands.py."""
 
 from __future__ import annotations
 
@@ -30,7 +26,7 @@ from recommender.batch.progress import Advance
 from recommender.batch.report import PairingReport, ReportRequest, build_report, read_org_ids, write_report
 from recommender.catalogue import RowError
 
-EXIT_REJECTED_ROWS = 1  # as in recommender.cli: the command ran but some input rows were rejected
+EXIT_REJECTED_ROWS = 1  # as in cli.commands: the command ran but some input rows were rejected
 
 out = Console()
 err = Console(stderr=True)
@@ -127,7 +123,7 @@ def report_command(
     """Score every Korean x European pairing for a priority: ranked pairings with explanations and
     eligibility per instrument (Parquet, CSV) and a self-contained HTML report."""
     priority = priority_id(priority)
-    from recommender.cli import _kind_option
+    from cli.commands import _kind_option
 
     kind = _kind_option(kind)
     progress = RichProgress()

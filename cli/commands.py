@@ -605,7 +605,7 @@ def rank(
     workers: Annotated[int | None, typer.Option(help="Worker processes or local Ray CPUs (default: all).")] = None,
 ) -> None:
     """Batch ranking of a query file (the contract of reports and outside tools; see README)."""
-    from recommender.batch.commands import RichProgress, open_engine
+    from cli.batch import RichProgress, open_engine
     from recommender.batch.queries import rank_query_file_on
 
     ws = _workspace()
@@ -619,7 +619,7 @@ def rank(
 
 
 def _report_command():
-    from recommender.batch.commands import report_command
+    from cli.batch import report_command
 
     return report_command
 
