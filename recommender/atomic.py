@@ -1,7 +1,13 @@
-"""Atomic replacement of a whole directory: write into a sibling staging folder, then swap it in."""
+"""Atomic writes: a whole directory swapped in from a sibling staging folder, and temporary files that a
+killed process leaves behind cleaned up by the next writer.
+
+Every temporary name carries the writing process's id (``.<name>.<pid>.<random>``), so a later writer
+can tell a dead writer's leftovers (removed) from a live writer's work in progress (left alone).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +24,8 @@ def replaced_directory(target: Path) -> Iterator[Path]:
     """
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    recover_directory(target)
+    staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(target), dir=target.parent))
     staging.chmod(0o755)
     try:
         yield staging
@@ -30,3 +37,48 @@ def replaced_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def temporary_prefix(target: Path) -> str:
+    """The prefix of this process's temporary files and folders for ``target``."""
+    return f".{target.name}.{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove the temporary files and staging folders of ``target`` left by processes that no longer run."""
+    removed: list[Path] = []
+    if not target.parent.is_dir():
+        return removed
+    prefix = f".{target.name}."
+    for entry in target.parent.iterdir():
+        parts = entry.name[len(prefix):].split(".", 1) if entry.name.startswith(prefix) else []
+        if len(parts) < 2 or not parts[0].isdigit() or _alive(int(parts[0])):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def recover_directory(target: Path) -> None:
+    """Finish or undo a swap a killed process left halfway: the previous version comes back if the new one
+    never arrived; dead writers' staging folders are removed."""
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.rename(target)
+    remove_stale_temporaries(target)

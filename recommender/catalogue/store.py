@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recommender.atomic import replaced_directory
+from recommender.atomic import remove_stale_temporaries, replaced_directory, temporary_prefix
 from recommender.catalogue.build import Catalogue, conform
 from recommender.catalogue.schema import ORGANISATIONS, TABLES
 from recommender.errors import CatalogueError
@@ -54,7 +54,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     and a failure inside ``write`` leaves the old file untouched.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from recommender.atomic import remove_stale_temporaries, temporary_prefix
 from recommender.errors import CorridorError
 
 
@@ -95,11 +96,13 @@ class VectorCache:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = f"shard-{hashlib.sha256(''.join(keys).encode()).hexdigest()[:16]}"
-        tmp = self.folder / f".{stem}.npy.tmp"
+        for leftover in (self.folder / f"{stem}.npy", self.folder / f"{stem}.keys.json"):
+            remove_stale_temporaries(leftover)
+        tmp = self.folder / f"{temporary_prefix(self.folder / f'{stem}.npy')}tmp"
         with open(tmp, "wb") as fh:
             np.save(fh, vectors.astype(np.float16))  # half precision: cosine error ~1e-3, half the disk
         os.replace(tmp, self.folder / f"{stem}.npy")
-        tmp_keys = self.folder / f".{stem}.keys.tmp"
+        tmp_keys = self.folder / f"{temporary_prefix(self.folder / f'{stem}.keys.json')}tmp"
         tmp_keys.write_text(json.dumps(keys))
         os.replace(tmp_keys, self.folder / f"{stem}.keys.json")
         stored = vectors.astype(np.float16).astype(np.float32)  # what a reload will see
