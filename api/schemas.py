@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+
+def _integral_float_to_int(value: Any) -> Any:
+    """JSON has one number type: 68.0 is the integer 68 (JSON Schema agrees); 68.5 stays a float and is refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral_float_to_int)]
+PriorityIdText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 Region = Literal["EU", "KR", "ANY"]
 Kind = Literal["company", "research", "university", "public", "any"]
@@ -210,7 +219,7 @@ class OrganisationIn(BaseModel):
     sme: bool | None = None
     size_class: SizeClass | None = None
     city: str | None = Field(None, max_length=200)
-    technology_areas: list[str] = Field(default_factory=list, max_length=20, description="Priority ids.")
+    technology_areas: list[PriorityIdText] = Field(default_factory=list, max_length=20, description="Priority ids.")
 
 
 class OrganisationUpdate(BaseModel):
@@ -232,7 +241,7 @@ class OrganisationUpdate(BaseModel):
     sme: bool | None = None
     size_class: SizeClass | None = None
     city: str | None = Field(None, max_length=200)
-    technology_areas: list[str] = Field(default_factory=list, max_length=20)
+    technology_areas: list[PriorityIdText] = Field(default_factory=list, max_length=20, description="Priority ids.")
 
 
 # ---- recommendations ---------------------------------------------------------------------------------------
@@ -333,7 +342,7 @@ class MatchRequest(BaseModel):
     )
 
     text: str = Field(min_length=1, max_length=20000, description="Project or call description.")
-    k: int = Field(10, ge=1, le=100)
+    k: WholeNumber = Field(10, ge=1, le=100)
     region: Region = Field("ANY", description="Side the partners come from.")
     instrument: str | None = Field(None, max_length=64, description="Drop partners ineligible under it.")
     priority: str | None = Field(
@@ -379,9 +388,19 @@ class PairingList(BaseModel):
 
 # ---- rules ---------------------------------------------------------------------------------------------
 class MemberIn(BaseModel):
-    """A consortium member. Give ``id`` alone to take country, name etc. from the catalogue."""
+    """A consortium member. Give ``id`` alone to take country, name etc. from the catalogue; otherwise ``name``
+    and ``country`` are required."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True,
+        json_schema_extra={"anyOf": [{"required": ["id"]}, {"required": ["name", "country"]}]},
+    )
+
+    @model_validator(mode="after")
+    def _identified(self) -> MemberIn:
+        if self.id is None and not (self.name and self.country):
+            raise ValueError("a member needs an id, or a name and a country")
+        return self
 
     id: str | int | None = Field(None, examples=["kr-hanwha-aerospace"])
     name: str | None = Field(None, max_length=300)
@@ -487,9 +506,9 @@ class ConsortiumRequest(BaseModel):
     priority: str | None = Field(
         None, max_length=64, description="Technology priority: id, label or synonym ('drones', 'UAV'), any case."
     )
-    size: int = Field(4, ge=2, le=8, description="Members including the lead.")
+    size: WholeNumber = Field(4, ge=2, le=8, description="Members including the lead.")
     region: Region = Field("ANY", description="Side the other members come from.")
-    pool: int = Field(40, ge=5, le=100, description="Candidates considered: the lead's top ranked partners.")
+    pool: WholeNumber = Field(40, ge=5, le=100, description="Candidates considered: the lead's top ranked partners.")
 
 
 class ProposedMember(BaseModel):

@@ -664,3 +664,17 @@ def test_a_write_key_changes_only_what_it_added(api):
     assert api.put(f"/v1/organisations/{NEW_ORG['id']}", update, key="write").status_code == 200
     actions = [c["action"] for c in api.get(f"/v1/organisations/{NEW_ORG['id']}/changes").json()["changes"]]
     assert actions == ["added", "updated"]
+
+
+# ---- the schema tells the truth about what is accepted ----------------------------------------------------------
+def test_what_the_schema_allows_is_accepted_and_what_is_refused_the_schema_says(api):
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+    out = api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edf-research", "size": 4.0, "pool": 68.0})
+    assert out.status_code == 200, out.text  # 68.0 is the JSON integer 68
+    error(api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edf-research", "pool": 68.5}), 422,
+          "validation_error")
+    assert schemas["MemberIn"]["anyOf"] == [{"required": ["id"]}, {"required": ["name", "country"]}]
+    error(api.post("/v1/eligibility", {"instrument": "edip", "members": [{}]}), 422, "validation_error")
+    areas = schemas["OrganisationIn"]["properties"]["technology_areas"]["items"]
+    assert areas["minLength"] == 1
+    error(api.post("/v1/organisations", {**NEW_ORG, "technology_areas": [""]}, key="write"), 422, "validation_error")
