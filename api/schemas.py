@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 Region = Literal["EU", "KR", "ANY"]
 Kind = Literal["company", "research", "university", "public", "any"]
@@ -18,6 +18,15 @@ ActivityType = Literal["PRC", "REC", "HES", "PUB", "OTH"]
 SizeClass = Literal["large", "mid-cap", "sme"]
 OrgRegion = Literal["EU27", "EEA-EFTA", "UA", "KR", "OTHER", "EUROPE"]
 FeedbackVerdict = Literal["contacted", "accepted", "declined", "irrelevant"]
+
+
+
+def _whole(value: object) -> object:
+    """A JSON number with no fractional part (68.0) is the integer it equals, as JSON Schema's integer says."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -332,8 +341,10 @@ class MatchRequest(BaseModel):
         },
     )
 
-    text: str = Field(min_length=1, max_length=20000, description="Project or call description.")
-    k: int = Field(10, ge=1, le=100)
+    text: str = Field(
+        min_length=1, max_length=20000, pattern=r"\S", description="Project or call description (not blank)."
+    )
+    k: WholeNumber = Field(10, ge=1, le=100)
     region: Region = Field("ANY", description="Side the partners come from.")
     instrument: str | None = Field(None, max_length=64, description="Drop partners ineligible under it.")
     priority: str | None = Field(
@@ -381,7 +392,17 @@ class PairingList(BaseModel):
 class MemberIn(BaseModel):
     """A consortium member. Give ``id`` alone to take country, name etc. from the catalogue."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True,
+        json_schema_extra={
+            "description": "A consortium member: a catalogue `id` (the rest completed from the catalogue) or a "
+            "`country` (ISO 3166-1 alpha-2) at least.",
+            "anyOf": [
+                {"required": ["id"], "properties": {"id": {"type": ["string", "integer"]}}},
+                {"required": ["country"], "properties": {"country": {"type": "string"}}},
+            ],
+        },
+    )
 
     id: str | int | None = Field(None, examples=["kr-hanwha-aerospace"])
     name: str | None = Field(None, max_length=300)
@@ -487,9 +508,9 @@ class ConsortiumRequest(BaseModel):
     priority: str | None = Field(
         None, max_length=64, description="Technology priority: id, label or synonym ('drones', 'UAV'), any case."
     )
-    size: int = Field(4, ge=2, le=8, description="Members including the lead.")
+    size: WholeNumber = Field(4, ge=2, le=8, description="Members including the lead.")
     region: Region = Field("ANY", description="Side the other members come from.")
-    pool: int = Field(40, ge=5, le=100, description="Candidates considered: the lead's top ranked partners.")
+    pool: WholeNumber = Field(40, ge=5, le=100, description="Candidates considered: the lead's top ranked partners.")
 
 
 class ProposedMember(BaseModel):
@@ -570,6 +591,12 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid", strict=True,
         json_schema_extra={
+            "description": "A verdict on one recommendation. Exactly one of query_org_id, query_text_sha256 and "
+            "query_text names the query.",
+            "oneOf": [
+                {"required": [field], "properties": {field: {"type": "string"}}}
+                for field in ("query_org_id", "query_text_sha256", "query_text")
+            ],
             "examples": [
                 {"query_org_id": "kr-hanwha-aerospace", "candidate_org_id": "999993953", "verdict": "contacted",
                  "comment": "Introduced at a trade fair."}

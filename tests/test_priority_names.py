@@ -153,8 +153,8 @@ class NoWorkspace:
     ],
 )
 def test_cli_unknown_priority_exits_2_before_loading_anything(args, monkeypatch, tmp_path):
-    from cli import batch as commands
     import cli.commands as cli
+    from cli import batch as commands
 
     monkeypatch.setattr(cli, "Workspace", NoWorkspace)
     monkeypatch.setattr(commands, "_workspace", NoWorkspace)
@@ -182,8 +182,8 @@ def test_cli_passes_the_canonical_id_on(monkeypatch):
 
 
 def test_report_passes_the_canonical_id_on(monkeypatch, tmp_path):
-    from cli import batch as commands
     import cli.commands as cli
+    from cli import batch as commands
 
     seen = []
 
