@@ -1,6 +1,6 @@
-"""The served OpenAPI schema states what the server accepts: priority and instrument ids are enums built from
-the taxonomy and rules files the server loads (settings), not hard-coded, so a generated request that the
-schema calls valid names a known priority or instrument.
+"""The served OpenAPI schema states what the server accepts: priority, instrument and action-type ids are enums
+built from the taxonomy and rules files the server loads (settings), not hard-coded, and country fields list
+the known country codes, so a request the schema calls valid names things the server knows.
 
 Pydantic models cannot know these ids (they are data), so the generated schema is completed here once, when
 it is first served.
@@ -14,12 +14,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from recommender.catalogue.countries import ALIASES, ISO_COUNTRIES
 from recommender.errors import CorridorError
 from recommender.profiles.taxonomy import load_taxonomy
 from recommender.rules import load_rulebook
 from recommender.settings import Settings
 
-REQUEST_MODELS = ("MatchRequest", "ConsortiumRequest", "ConsortiumIn", "OrganisationIn", "OrganisationUpdate")
+REQUEST_MODELS = ("MatchRequest", "ConsortiumRequest", "ConsortiumIn", "OrganisationIn", "OrganisationUpdate",
+                  "MemberIn", "ComponentIn")
+COUNTRY_FIELDS = ("country", "control_country", "origin_country")
+COUNTRY_CODES = sorted(ISO_COUNTRIES | set(ALIASES))
 PRIORITY_NOTE = " The schema lists the ids; a label or synonym of one (any case) is accepted too."
 
 
@@ -32,7 +36,9 @@ def known_ids(settings: Settings) -> dict[str, list[str]]:
     except (CorridorError, OSError):
         pass
     try:
-        ids["instrument"] = load_rulebook(settings.rules_file).instrument_ids
+        rulebook = load_rulebook(settings.rules_file)
+        ids["instrument"] = rulebook.instrument_ids
+        ids["action_type"] = sorted({a for i in rulebook.instruments.values() for a in i.action_types})
     except (CorridorError, OSError):
         pass
     return ids
@@ -72,6 +78,12 @@ def complete_schema(spec: dict[str, Any], ids: dict[str, list[str]]) -> dict[str
             _describe_priority(properties["priority"])
         if instruments and "instrument" in properties:
             properties["instrument"] = _enum(properties["instrument"], instruments)
+        if ids.get("action_type") and "action_type" in properties:
+            properties["action_type"] = _enum(properties["action_type"], ids["action_type"])
+            properties["action_type"]["description"] = "An action type of the instrument (GET /v1/instruments/{id})."
+        for field in COUNTRY_FIELDS:
+            if field in properties:
+                properties[field] = _enum(properties[field], COUNTRY_CODES)
         if priorities and "technology_areas" in properties:
             properties["technology_areas"]["items"] = {"type": "string", "enum": priorities}
     return spec
