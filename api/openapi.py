@@ -24,7 +24,7 @@ REQUEST_MODELS = ("MatchRequest", "ConsortiumRequest", "ConsortiumIn", "Organisa
                   "MemberIn", "ComponentIn")
 COUNTRY_FIELDS = ("country", "control_country", "origin_country")
 COUNTRY_CODES = sorted(ISO_COUNTRIES | set(ALIASES))
-PRIORITY_NOTE = " The schema lists the ids; a label or synonym of one (any case) is accepted too."
+PRIORITY_NOTE = " The enum lists the ids."
 
 
 def known_ids(settings: Settings) -> dict[str, list[str]]:
