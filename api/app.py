@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
+from api.openapi import schema_builder
 from api.routes import feedback, health, model, organisations, ranking, rules
 from api.state import ServiceState, build_state
 from recommender import __version__
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.state.store = store
     app.state.service = state
     install_error_handlers(app)
+    app.openapi = schema_builder(app, settings)  # type: ignore[method-assign]
     for module in (health, organisations, ranking, rules, feedback, model):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -28,6 +28,7 @@ SizeClass = Literal["large", "mid-cap", "sme"]
 OrgRegion = Literal["EU27", "EEA-EFTA", "UA", "KR", "OTHER", "EUROPE"]
 FeedbackVerdict = Literal["contacted", "accepted", "declined", "irrelevant"]
 
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
@@ -341,7 +342,9 @@ class MatchRequest(BaseModel):
         },
     )
 
-    text: str = Field(min_length=1, max_length=20000, description="Project or call description.")
+    text: str = Field(
+        min_length=1, max_length=20000, pattern=r"\S", description="Project or call description (not blank)."
+    )
     k: WholeNumber = Field(10, ge=1, le=100)
     region: Region = Field("ANY", description="Side the partners come from.")
     instrument: str | None = Field(None, max_length=64, description="Drop partners ineligible under it.")
@@ -393,14 +396,15 @@ class MemberIn(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid", strict=True,
-        json_schema_extra={"anyOf": [{"required": ["id"]}, {"required": ["name", "country"]}]},
+        json_schema_extra={
+            "description": "A consortium member: a catalogue `id` (the rest completed from the catalogue) or a "
+            "`country` (ISO 3166-1 alpha-2) at least.",
+            "anyOf": [
+                {"required": ["id"], "properties": {"id": {"type": ["string", "integer"]}}},
+                {"required": ["country"], "properties": {"country": {"type": "string"}}},
+            ],
+        },
     )
-
-    @model_validator(mode="after")
-    def _identified(self) -> MemberIn:
-        if self.id is None and not (self.name and self.country):
-            raise ValueError("a member needs an id, or a name and a country")
-        return self
 
     id: str | int | None = Field(None, examples=["kr-hanwha-aerospace"])
     name: str | None = Field(None, max_length=300)
@@ -589,6 +593,12 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid", strict=True,
         json_schema_extra={
+            "description": "A verdict on one recommendation. Exactly one of query_org_id, query_text_sha256 and "
+            "query_text names the query.",
+            "oneOf": [
+                {"required": [field], "properties": {field: {"type": "string"}}}
+                for field in ("query_org_id", "query_text_sha256", "query_text")
+            ],
             "examples": [
                 {"query_org_id": "kr-hanwha-aerospace", "candidate_org_id": "999993953", "verdict": "contacted",
                  "comment": "Introduced at a trade fair."}
