@@ -35,7 +35,7 @@ from recommender.profiles.tagger_store import save_tagger
 from recommender.profiles.taxonomy import load_taxonomy
 from recommender.profiles.views import organisation_profile, priority_rows, read_text_rows
 from recommender.settings import Settings, get_settings
-from recommender.store import CLI_ACTOR, open_store
+from recommender.store import CLI_ACTOR, Store, open_store
 from recommender.workspace import Workspace
 
 EXIT_REJECTED_ROWS = 1
@@ -156,6 +156,16 @@ def data_stats(json_out: Annotated[bool, typer.Option("--json", help="Print JSON
         _print_stats(stats)
 
 
+def _user_store(settings: Settings) -> Store:
+    """The one store of what users add (organisations, keys, feedback); use it in a ``with`` block."""
+    return open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
+
+
+def _catalogue_ids(settings: Settings) -> frozenset[str]:
+    """Ids of the shipped catalogue's organisations: a row with one of them is an overlay."""
+    return frozenset(load_catalogue(settings.catalogue_dir).organisations["id"])
+
+
 @data_app.command("changes")
 @handles_errors
 def data_changes(
@@ -163,12 +173,8 @@ def data_changes(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The audit trail of organisations users added or changed (CLI and API alike), oldest first."""
-    settings = get_settings()
-    store = open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
-    try:
+    with _user_store(get_settings()) as store:
         changes = store.changes(org)
-    finally:
-        store.close()
     if json_out:
         sys.stdout.write(json.dumps(changes, indent=2, default=str) + "\n")
         return
@@ -183,12 +189,8 @@ def data_changes(
 def data_revert(org_id: Annotated[str, typer.Argument(help="A catalogue organisation with an overlay.")]) -> None:
     """Remove the change stored over a catalogue organisation: the catalogue's record is used again."""
     settings = get_settings()
-    store = open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
-    try:
-        catalogue_ids = frozenset(load_catalogue(settings.catalogue_dir).organisations["id"])
-        removed = store.revert_organisation(org_id, CLI_ACTOR, catalogue_ids)
-    finally:
-        store.close()
+    with _user_store(settings) as store:
+        removed = store.revert_organisation(org_id, CLI_ACTOR, _catalogue_ids(settings))
     out.print(f"reverted {org_id}: {removed['name']!r} removed, the catalogue's record is used again")
 
 
@@ -197,12 +199,8 @@ def data_revert(org_id: Annotated[str, typer.Argument(help="A catalogue organisa
 def data_add(file: Annotated[Path, typer.Option("--file", help="CSV or JSON file of organisations.")]) -> None:
     """Validate and store user-provided organisations; every rejected row is reported."""
     settings = get_settings()
-    store = open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
-    try:
-        catalogue_ids = frozenset(load_catalogue(settings.catalogue_dir).organisations["id"])
-        report = add_organisations(file, store, _priority_ids(settings), catalogue_ids)
-    finally:
-        store.close()
+    with _user_store(settings) as store:
+        report = add_organisations(file, store, _priority_ids(settings), _catalogue_ids(settings))
     out.print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"rejected {len(report.rejected)} (stored in the {store.backend} database, seen by the API too)"

@@ -25,7 +25,6 @@ from recommender.batch.engines import Engine, InlineEngine
 from recommender.batch.pairs import PairScan, ScanConfig, TopPairs, country_labels, scan_pairs
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.catalogue import RowError
-from recommender.catalogue.kinds import kind_mask
 from recommender.csvout import write_csv
 from recommender.errors import CorridorError
 from recommender.ranking.features import FEATURES, LABELS, query_context
@@ -193,7 +192,7 @@ def build_report(
             if request.kind is None
             else 0,
             "korean_without_priority_evidence": int(
-                (index.side_masks["KR"] & ~index.evidence[:, p] & kind_mask(index.kinds, request.kind)).sum()
+                (index.side_masks["KR"] & ~index.evidence[:, p] & index.kind_allowed(request.kind)).sum()
             ),
             "known_partner_pairs": "left out" if not request.include_known else "kept",
         },
@@ -265,7 +264,7 @@ def _scope(index: RankingIndex, request: ReportRequest) -> tuple[np.ndarray, np.
     """Korean and European rows of the map: of the requested kind (funding bodies out by default), and on
     the Korean side only organisations with demonstrated capability in the priority. The European side is
     filtered per query as `corridor recommend` would (priority evidence, known partners, eligibility)."""
-    kind = kind_mask(index.kinds, request.kind)
+    kind = index.kind_allowed(request.kind)
     p = index.priority_index(request.priority)
     kr = index.side_masks["KR"] & kind & index.evidence[:, p]
     eu = index.side_masks["EU"] & kind

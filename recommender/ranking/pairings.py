@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalogue.countries import normalise_country
-from recommender.catalogue.kinds import kind_mask
 from recommender.ranking.index import EUROPE_REGIONS, Query, RankingIndex
 from recommender.ranking.service import Recommender
 
@@ -57,7 +56,7 @@ def top_pairings(
     p = index.priority_index(priority)  # unknown priorities raise before any ranking
     if instrument:
         index.eligibility(instrument)  # unknown instruments too
-    korean_mask = index.side_masks["KR"] & index.has_profile & index.evidence[:, p] & kind_mask(index.kinds, kind)
+    korean_mask = index.side_masks["KR"] & index.has_profile & index.evidence[:, p] & index.kind_allowed(kind)
     korean = index.ids[korean_mask]
     queries = [
         Query(org_id=str(oid), region="EU", priority=priority, instrument=instrument, include_known=include_known,
