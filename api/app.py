@@ -1,8 +1,8 @@
-"""The FastAPI application factory: settings, database, service state, security, routes.
+"""The FastAPI application factory: the HTTP adapter over the core's application object.
 
-``create_app(settings=..., state=...)`` accepts a prebuilt :class:`api.state.ServiceState` (tests build one on
-a synthetic world); without one, the lifespan builds it from the settings (catalogue, profiles, index and
-the promoted model) before the server accepts requests.
+``create_app(settings=..., corridor=...)`` accepts a prebuilt :class:`recommender.service.Corridor` (tests
+build one on a synthetic world); without one it opens the Corridor of the settings, and the lifespan builds
+its index and loads the promoted model before the server accepts requests.
 """
 
 from __future__ import annotations
@@ -12,19 +12,19 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.deps import known_query_parameters
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.openapi import schema_builder
 from api.routes import feedback, health, model, organisations, ranking, rules
-from api.state import ServiceState, build_state
 from recommender import __version__
 from recommender.errors import CorridorError
+from recommender.service import Corridor, open_corridor
 from recommender.settings import Settings, get_settings
-from recommender.store import Store, open_store
 
 log = logging.getLogger("corridor.api")
 API_BUSY_SECONDS = 5  # a request waits at most this long for another writer, then gets 503 with Retry-After
@@ -43,38 +43,37 @@ feedback, model reload). A write key can also read. `/health`, `/ready` and thes
 """
 
 
-async def _poll(state: ServiceState, store: Store, seconds: float) -> None:
+async def _poll(corridor: Corridor, seconds: float) -> None:
     """Pick up, without a restart, a newly promoted model (a refused one is logged once and skipped) and the
     organisations the CLI or another server process stored."""
     while True:
         await asyncio.sleep(seconds)
         try:
-            if state.model_changed():
-                await run_in_threadpool(state.poll_model)
+            if corridor.model_changed():
+                await run_in_threadpool(corridor.poll_model)
         except Exception:  # noqa: BLE001 - the poller must never die; the error is logged
             log.exception("model poll failed")
         try:
-            await run_in_threadpool(state.poll_organisations, store)
+            await run_in_threadpool(corridor.poll_organisations)
         except Exception:  # noqa: BLE001
             log.exception("organisation poll failed")
 
 
-def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, corridor: Corridor | None = None) -> FastAPI:
     settings = settings or get_settings()
-    store = open_store(settings.database_url, settings.user_organisations_file, API_BUSY_SECONDS)
+    corridor = corridor or open_corridor(settings, API_BUSY_SECONDS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(app.state, "service", None) is None:
-            try:
-                app.state.service = await run_in_threadpool(build_state, settings, store)
-            except CorridorError as exc:  # missing catalogue, bad rules file ...: one clear line, then stop
-                log.error("cannot start the API: %s", exc)
-                store.close()
-                raise
+        try:
+            await run_in_threadpool(corridor.start)
+        except CorridorError as exc:  # missing catalogue, bad rules file ...: one clear line, then stop
+            log.error("cannot start the API: %s", exc)
+            corridor.close()
+            raise
         poller = None
         if settings.model_poll_seconds > 0:
-            poller = asyncio.create_task(_poll(app.state.service, store, settings.model_poll_seconds))
+            poller = asyncio.create_task(_poll(corridor, settings.model_poll_seconds))
         try:
             yield
         finally:
@@ -82,10 +81,11 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
-            store.close()
+            corridor.close()
 
     app = FastAPI(
         title="Corridor API",
+        dependencies=[Depends(known_query_parameters)],
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
@@ -99,8 +99,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         ],
     )
     app.state.settings = settings
-    app.state.store = store
-    app.state.service = state
+    app.state.corridor = corridor
     install_error_handlers(app)
     app.openapi = schema_builder(app, settings)  # type: ignore[method-assign]
     for module in (health, organisations, ranking, rules, feedback, model):

@@ -6,8 +6,6 @@ Core exceptions are mapped to HTTP status codes here and only here.
 from __future__ import annotations
 
 import logging
-import re
-from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,13 +20,20 @@ from recommender.artifacts import ModelIntegrityError
 from recommender.errors import (
     ConsortiumFormatError,
     CorridorError,
+    ForbiddenError,
+    InvalidOrganisationError,
+    NotReadyError,
+    OrganisationExistsError,
     StoreUnavailableError,
+    UnauthorizedError,
     UnknownInstrumentError,
     UnknownOrganisationError,
 )
 from recommender.profiles.taxonomy import UnknownPriorityError
 from recommender.ranking.index import InvalidQueryError
+from recommender.service import ModelRefusedError
 from recommender.store import ChangeRefusedError
+from recommender.views import without_paths
 
 log = logging.getLogger("corridor.api")
 
@@ -49,21 +54,6 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
-
-
-ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+\-]+){2,}/?")
-
-
-def without_paths(value: Any) -> Any:
-    """``value`` with every absolute path of this machine cut to its last component: a client learns which
-    file is at fault, never where the server keeps its data."""
-    if isinstance(value, str):
-        return ABSOLUTE_PATH.sub(lambda m: PurePosixPath(m.group(0)).name or "/", value)
-    if isinstance(value, dict):
-        return {k: without_paths(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [without_paths(v) for v in value]
-    return value
 
 
 def error_response(status: int, code: str, message: str, details: Any = None, headers=None) -> JSONResponse:
@@ -97,6 +87,20 @@ def _core_error(exc: CorridorError) -> tuple[int, str, Any]:
         return 422, "invalid_query", None
     if isinstance(exc, ConsortiumFormatError):
         return 422, "invalid_consortium", None
+    if isinstance(exc, InvalidOrganisationError):
+        problems = [{"field": name, "reason": reason} for name, reason in exc.problems]
+        return 422, "invalid_organisation", {"field": problems[0]["field"], "reason": problems[0]["reason"],
+                                             "problems": problems}
+    if isinstance(exc, OrganisationExistsError):
+        return 409, "organisation_exists", {"id": exc.org_id}
+    if isinstance(exc, UnauthorizedError):
+        return 401, "unauthorized", None
+    if isinstance(exc, ForbiddenError):
+        return 403, "forbidden", {"key_scope": exc.key_scope, "required_scope": exc.required_scope}
+    if isinstance(exc, NotReadyError):
+        return 503, "not_ready", None if exc.reason is None else {"reason": exc.reason}
+    if isinstance(exc, ModelRefusedError):
+        return 409, "model_refused", {"serving_version": exc.serving_version}
     if isinstance(exc, ModelIntegrityError):
         return 503, "model_unavailable", None
     if isinstance(exc, StoreUnavailableError):
@@ -125,6 +129,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = None
         if isinstance(exc, StoreUnavailableError):
             headers = {"Retry-After": str(exc.retry_after_seconds)}
+        elif isinstance(exc, UnauthorizedError):
+            headers = {"WWW-Authenticate": "ApiKey"}
         return error_response(status, code, str(exc), details, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -173,7 +179,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown organisation, instrument or route.",
         409: "Conflict with the current state.",
         413: "Request body larger than the configured limit.",
-        422: "Invalid request (body, query or path parameters).",
+        422: "Invalid request (body, query or path parameters, or a query parameter the route does not take).",
         503: "No ranking model is loaded, or the database is unavailable (Retry-After says when to retry).",
     }
-    return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}
+    # every route refuses query parameters it does not take (api.deps.known_query_parameters): 422
+    return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in sorted({*statuses, 422})}

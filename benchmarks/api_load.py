@@ -3,7 +3,7 @@
 1. In process: the serving workspace of the given data (default: the shipped catalogue and the promoted
    model at data/models/ranker), then `Recommender.recommend(Query(org_id=...), k)` with explanations, once
    per query of a fixed sample of organisations: p50 / p99 latency (the baseline).
-2. Over HTTP: `python -m api serve` (what `corridor serve` runs: uvicorn, one process) on a free loopback
+2. Over HTTP: `python -m cli serve` (what `corridor serve` runs: uvicorn, one process) on a free loopback
    port with its own state directory and database; an async httpx client sends the same queries to
    GET /v1/organisations/{id}/partners, first one at a time (API latency vs in-process latency), then with
    C requests in flight (throughput, p50 / p99 under load). Every response must be 200 with k results.
@@ -34,15 +34,15 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-# The server runs scikit-learn's OpenMP with one thread per request thread (api/state.py); the in-process
-# baseline gets the same setting, or it would measure OpenMP oversubscription instead of ranking.
+# The server runs scikit-learn's OpenMP with one thread per request thread (recommender/ranking/threads.py);
+# the in-process baseline gets the same setting, or it would measure OpenMP oversubscription instead of ranking.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from recommender.errors import CorridorError  # noqa: E402
 from recommender.ranking.index import Query  # noqa: E402
+from recommender.service import open_corridor  # noqa: E402
 from recommender.settings import Settings  # noqa: E402
 from recommender.store import Store  # noqa: E402
-from recommender.workspace import Workspace  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,8 +68,7 @@ def queries_for(index, n: int, seed: int = 0) -> list[dict]:
     return out
 
 
-def in_process(ws: Workspace, queries: list[dict], k: int) -> list[float]:
-    recommender = ws.recommender
+def in_process(recommender, queries: list[dict], k: int) -> list[float]:
     for q in queries[:5]:
         recommender.recommend(Query(**q), k)  # warm-up: eligibility caches, code paths
     times = []
@@ -88,7 +87,7 @@ def free_port() -> int:
 
 def start_server(env: dict, port: int, timeout: float = 900) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--log-level", "warning"],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     deadline = time.monotonic() + timeout
@@ -166,17 +165,19 @@ def main() -> None:
 
     print(f"data: {data_dir}; model: {model_dir}; state: {state_dir}")
     t0 = time.perf_counter()
-    ws = Workspace(settings.workspace_paths())
+    corridor = open_corridor(settings)
     try:
-        index = ws.recommender.index
+        recommender = corridor.recommender()
+        index = recommender.index
     except CorridorError as exc:  # e.g. a model trained for other features: retrain it
         print(f"cannot load the serving model: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(f"in-process workspace ready in {time.perf_counter() - t0:.1f} s ({len(index.ids):,} organisations)")
     queries = queries_for(index, args.queries)
-    baseline = in_process(ws, queries, args.k)
+    baseline = in_process(recommender, queries, args.k)
     model_version = json.loads((model_dir / "manifest.json").read_text()).get("model_version")
-    del ws, index
+    corridor.close()
+    del corridor, recommender, index
 
     store = Store(settings.database_url)
     _, secret = store.create_key("read", "api_load benchmark")

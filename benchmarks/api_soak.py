@@ -1,6 +1,6 @@
 """Soak benchmark: a bounded, sustained load on a real server, watching errors, latency drift and memory growth.
 
-`python -m api serve` (what `corridor serve` runs) on the shipped data, a loopback port and its own state;
+`python -m cli serve` (what `corridor serve` runs) on the shipped data, a loopback port and its own state;
 an async client sends ``--requests`` requests with ``--concurrency`` in flight, three partner queries
 (GET /v1/organisations/{id}/partners) for every free-text match (POST /v1/match), in blocks of 1,000. After
 each block the server's resident memory (VmRSS) is read from /proc. The anchor is the first block, measured
@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 from api_load import free_port, percentile, queries_for, start_server
 
+from recommender.service import open_corridor
 from recommender.settings import Settings
 from recommender.store import Store
-from recommender.workspace import Workspace
 
 BLOCK = 1000
 MATCH_TEXTS = (
@@ -94,7 +94,8 @@ def main() -> None:
     if base_settings.vector_cache_dir.exists():
         shutil.copytree(base_settings.vector_cache_dir, state_dir / "cache" / "vectors", dirs_exist_ok=True)
     settings = Settings(data_dir=base_settings.data_dir, state_dir=state_dir)
-    queries = queries_for(Workspace(settings.workspace_paths()).recommender.index, 300)
+    with open_corridor(settings) as corridor:
+        queries = queries_for(corridor.serving.index, 300)
     store = Store(settings.database_url)
     _, secret = store.create_key("read", "soak benchmark")
     store.close()

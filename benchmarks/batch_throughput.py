@@ -130,10 +130,10 @@ def load_subject(args):
         reason = "--synthetic"
     elif (settings.model_dir / "manifest.json").exists():
         from recommender.errors import CorridorError
-        from recommender.workspace import Workspace
+        from recommender.service import open_corridor
 
         try:
-            rec = Workspace(settings.workspace_paths()).recommender
+            rec = open_corridor(settings).recommender()
             ranker, index = rec.ranker, rec.index
             priority = index.profiles.taxonomy.resolve(args.priority)
             shows = index.evidence[:, index.priority_index(priority)]

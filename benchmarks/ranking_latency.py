@@ -22,8 +22,8 @@ from batch_synthetic import synthetic_index
 
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.rankers import EmbeddingRanker, top_k
+from recommender.service import open_corridor
 from recommender.settings import Settings
-from recommender.workspace import Workspace
 
 
 def latencies(index, ranker, queries, k=20) -> np.ndarray:
@@ -70,10 +70,10 @@ def main() -> None:
     parser.add_argument("--synthetic-orgs", type=int, default=200_000)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    ws = Workspace(Settings().workspace_paths())
+    settings = Settings()
     start = time.perf_counter()
-    recommender = ws.recommender
-    print(f"default catalogue: {len(ws.catalogue.organisations):,} organisations; index + model loaded in "
+    recommender = open_corridor(settings).recommender()
+    print(f"default catalogue: {len(recommender.index.ids):,} organisations; index + model loaded in "
           f"{time.perf_counter() - start:.1f} s")
     learned = recommender.ranker
     index = recommender.index
@@ -113,7 +113,7 @@ def main() -> None:
     learned.rank_batch(syn, syn_queries, 20)
     print(f"batch throughput (synthetic): {len(syn_queries) / (time.perf_counter() - start):.1f} queries/s")
 
-    manifest = json.loads((ws.paths.model_dir / "manifest.json").read_text())
+    manifest = json.loads((settings.model_dir / "manifest.json").read_text())
     timings = manifest.get("training", {}).get("timings", {})
     print(f"training time on the default data (recorded by `corridor train`): {timings.get('train_seconds')} s "
           f"(+ {timings.get('evaluate_seconds')} s evaluation); target under 600 s")

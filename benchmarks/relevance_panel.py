@@ -17,8 +17,8 @@ import json
 
 from recommender.batch.report import ReportRequest, build_report
 from recommender.evaluation.panel import TARGETS, relevance_panel
+from recommender.service import open_corridor
 from recommender.settings import get_settings
-from recommender.workspace import Workspace
 
 
 def main() -> None:
@@ -28,8 +28,7 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=15)
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
-    ws = Workspace(get_settings().workspace_paths())
-    recommender = ws.recommender
+    recommender = open_corridor(get_settings()).recommender()
     index = recommender.index
     results = []
     for name in args.priority or ["drones", "semiconductors"]:

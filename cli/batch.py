@@ -21,15 +21,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cli import common
+from cli.common import EXIT_REJECTED_ROWS, err
 from recommender.batch.engines import Engine, make_engine
 from recommender.batch.progress import Advance
-from recommender.batch.report import PairingReport, ReportRequest, build_report, read_org_ids, write_report
-from recommender.catalogue import RowError
-
-EXIT_REJECTED_ROWS = 1  # as in cli.commands: the command ran but some input rows were rejected
+from recommender.batch.report import PairingReport, ReportRequest
 
 out = Console()
-err = Console(stderr=True)
 
 
 class RichProgress:
@@ -69,22 +67,6 @@ def open_engine(name: str, workers: int | None = None) -> Engine:
     return make_engine(name, workers=workers, address=ray_address() if name == "ray" else None)
 
 
-def _workspace():
-    from recommender.settings import get_settings
-    from recommender.workspace import Workspace
-
-    return Workspace(get_settings().workspace_paths())
-
-
-def priority_id(name: str) -> str:
-    """The id of a ``--priority`` name (id, label or synonym), from the taxonomy file alone: checked before
-    any heavy loading (an unknown name raises UnknownPriorityError naming the closest ones)."""
-    from recommender.profiles.taxonomy import load_taxonomy
-    from recommender.settings import get_settings
-
-    return load_taxonomy(get_settings().taxonomy_file).resolve(name)
-
-
 def report_command(
     priority: Annotated[
         str, typer.Option("--priority", help="Technology priority: id, label or synonym (unmanned, drones, UAV ...).")
@@ -122,34 +104,19 @@ def report_command(
 ) -> None:
     """Score every Korean x European pairing for a priority: ranked pairings with explanations and
     eligibility per instrument (Parquet, CSV) and a self-contained HTML report."""
-    priority = priority_id(priority)
-    from cli.commands import _kind_option
-
-    kind = _kind_option(kind)
-    progress = RichProgress()
-    ws = _workspace()
-    with err.status("loading the catalogue, profiles and model"):
-        recommender = ws.recommender
-    org_ids: tuple[str, ...] | None = None
-    rejected: list[RowError] = []
-    if orgs is not None:
-        ids, rejected = read_org_ids(orgs, recommender.index)
-        org_ids = tuple(ids)
     request = ReportRequest(
         priority=priority,
         instrument=instrument,
         keep_ineligible=keep_ineligible,
         include_known=include_known,
-        kind=kind,
+        kind=None if kind is None else kind.strip().lower(),
         spread=spread,
-        org_ids=org_ids,
         top=top,
         explain=explain,
         per_org=per_org,
     )
-    with open_engine(engine, workers) as runner:
-        report = build_report(recommender, request, runner, progress, rejected)
-    written = write_report(report, out_dir, progress)
+    with common.open_corridor() as corridor, open_engine(engine, workers) as runner:
+        report, written, rejected = corridor.pairing_report(request, out_dir, orgs, runner, RichProgress())
     print_written(report, written)
     for problem in rejected:
         err.print(f"[red]rejected[/red] {problem}", highlight=False)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,27 +17,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import common
+from cli.common import EXIT_REJECTED_ROWS, err, handles_errors
 from recommender import __version__
-from recommender.catalogue import (
-    add_organisations,
-    build_catalogue,
-    catalogue_stats,
-    load_catalogue,
-    load_curated,
-    save_catalogue,
-)
+from recommender.catalogue import build_catalogue, catalogue_stats, load_curated, save_catalogue
 from recommender.catalogue.build import SOURCE_FILES
 from recommender.csvout import write_csv
-from recommender.errors import CorridorError
 from recommender.profiles.tagger_store import save_tagger
-from recommender.profiles.taxonomy import load_taxonomy
-from recommender.profiles.views import organisation_profile, priority_rows, read_text_rows
+from recommender.profiles.views import priority_rows, read_text_rows
 from recommender.settings import Settings, get_settings
-from recommender.store import CLI_ACTOR, Store, open_store
 from recommender.workspace import Workspace
 
-EXIT_REJECTED_ROWS = 1
-EXIT_ERROR = 2
 PRIORITY_HELP = "Technology priority: id, label or synonym (unmanned, drones, UAV ...; data/taxonomy/priorities.yaml)."
 
 app = typer.Typer(
@@ -52,29 +40,14 @@ app.add_typer(data_app, name="data")
 tagger_app = typer.Typer(help="Train and evaluate the technology-priority tagger.", no_args_is_help=True)
 app.add_typer(tagger_app, name="tagger")
 
-# The HTTP API's commands (FastAPI and SQLAlchemy load inside them, not at CLI start-up).
-from api.commands import feedback_app, keys_app, serve  # noqa: E402
+# The server's commands (FastAPI and SQLAlchemy load inside them, not at CLI start-up).
+from cli.server import feedback_app, keys_app, serve  # noqa: E402
 
 app.command("serve")(serve)
 app.add_typer(keys_app, name="keys")
 app.add_typer(feedback_app, name="feedback")
 
 out = Console()
-err = Console(stderr=True)
-
-
-def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Map the core's exceptions to a one-line message and exit code 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CorridorError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(EXIT_ERROR) from None
-
-    return wrapper
 
 
 def _priority_ids(settings: Settings) -> frozenset[str] | None:
@@ -84,15 +57,6 @@ def _priority_ids(settings: Settings) -> frozenset[str] | None:
 
     data = yaml.safe_load(settings.taxonomy_file.read_text(encoding="utf-8"))
     return frozenset(p["id"] for p in data.get("priorities", []))
-
-
-def _priority_option(name: str | None) -> str | None:
-    """The id of a ``--priority`` name (id, label or synonym: 'Drones', 'UAV', 'sensors-ew'), checked against
-    the taxonomy file alone, before any heavy loading; an unknown name raises UnknownPriorityError naming
-    the closest ones (exit code 2)."""
-    if name is None:
-        return None
-    return load_taxonomy(get_settings().taxonomy_file).resolve(name)
 
 
 def _sha256(path: Path) -> str:
@@ -156,16 +120,6 @@ def data_stats(json_out: Annotated[bool, typer.Option("--json", help="Print JSON
         _print_stats(stats)
 
 
-def _user_store(settings: Settings) -> Store:
-    """The one store of what users add (organisations, keys, feedback); use it in a ``with`` block."""
-    return open_store(settings.database_url, settings.user_organisations_file, settings.database_busy_seconds)
-
-
-def _catalogue_ids(settings: Settings) -> frozenset[str]:
-    """Ids of the shipped catalogue's organisations: a row with one of them is an overlay."""
-    return frozenset(load_catalogue(settings.catalogue_dir).organisations["id"])
-
-
 @data_app.command("changes")
 @handles_errors
 def data_changes(
@@ -173,8 +127,8 @@ def data_changes(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The audit trail of organisations users added or changed (CLI and API alike), oldest first."""
-    with _user_store(get_settings()) as store:
-        changes = store.changes(org)
+    with common.open_corridor() as corridor:
+        changes = corridor.changes(org)
     if json_out:
         sys.stdout.write(json.dumps(changes, indent=2, default=str) + "\n")
         return
@@ -188,9 +142,8 @@ def data_changes(
 @handles_errors
 def data_revert(org_id: Annotated[str, typer.Argument(help="A catalogue organisation with an overlay.")]) -> None:
     """Remove the change stored over a catalogue organisation: the catalogue's record is used again."""
-    settings = get_settings()
-    with _user_store(settings) as store:
-        removed = store.revert_organisation(org_id, CLI_ACTOR, _catalogue_ids(settings))
+    with common.open_corridor() as corridor:
+        removed = corridor.revert_organisation(org_id).removed
     out.print(f"reverted {org_id}: {removed['name']!r} removed, the catalogue's record is used again")
 
 
@@ -198,12 +151,11 @@ def data_revert(org_id: Annotated[str, typer.Argument(help="A catalogue organisa
 @handles_errors
 def data_add(file: Annotated[Path, typer.Option("--file", help="CSV or JSON file of organisations.")]) -> None:
     """Validate and store user-provided organisations; every rejected row is reported."""
-    settings = get_settings()
-    with _user_store(settings) as store:
-        report = add_organisations(file, store, _priority_ids(settings), _catalogue_ids(settings))
+    with common.open_corridor() as corridor:
+        report = corridor.add_organisations_file(file)
     out.print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-        f"rejected {len(report.rejected)} (stored in the {store.backend} database, seen by the API too)"
+        f"rejected {len(report.rejected)} (stored in the {corridor.store.backend} database, seen by the API too)"
     )
     if report.ignored_columns:
         err.print(f"[yellow]warning:[/yellow] ignored unknown columns: {', '.join(report.ignored_columns)}")
@@ -250,8 +202,8 @@ def profile(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """An organisation's capability profile: top priorities with evidence, characteristic projects."""
-    ws = _workspace()
-    view = organisation_profile(ws.catalogue, ws.profiles, org_id, top=top, tagger=ws.tagger)
+    with common.open_corridor() as corridor:
+        view = corridor.profile(org_id, top)
     if json_out:
         sys.stdout.write(json.dumps(view, indent=2, default=str) + "\n")
         return
@@ -393,18 +345,16 @@ def eligibility(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check a consortium against an instrument's rules: verdict, per-rule results, reasons, citations."""
-    from recommender.eligibility import consortium_from_catalogue, read_consortium_file
-    from recommender.rules import evaluate_consortium
+    from recommender.eligibility import consortium_of, read_consortium_file
 
-    ws = _workspace()
-    book = ws.rulebook
     if consortium is not None:
         data = read_consortium_file(consortium)
     elif instrument and members:
-        data = consortium_from_catalogue(ws.catalogue, instrument, [m.strip() for m in members.split(",") if m.strip()])
+        data = consortium_of(instrument, [m.strip() for m in members.split(",") if m.strip()])
     else:
         raise typer.BadParameter("give --consortium FILE, or --instrument ID with --members ID1,ID2,...")
-    verdict = evaluate_consortium(book, data).to_dict()
+    with common.open_corridor() as corridor:
+        verdict = corridor.check_consortium(data)
     if json_out:
         sys.stdout.write(json.dumps(verdict, indent=2, default=str) + "\n")
     else:
@@ -475,31 +425,14 @@ KIND_HELP = (
 INCLUDE_KNOWN_HELP = "Also rank organisations the query has already worked with (flagged, with the joint projects)."
 
 
-def _kind_option(kind: str | None) -> str | None:
-    """A ``--kind`` value, checked before any heavy loading (unknown kinds exit 2 naming the known ones)."""
-    from recommender.catalogue.kinds import KIND_FILTERS, UnknownKindFilterError
-
-    if kind is None:
-        return None
-    kind = kind.strip().lower()
-    if kind not in KIND_FILTERS:
-        raise UnknownKindFilterError(f"unknown kind {kind!r}; known kinds: {', '.join(KIND_FILTERS)}")
-    return kind
-
-
-def _query_options(org, text, region, instrument, priority, keep_ineligible, include_known=False, kind=None):
+def _query(org, text, region, instrument, priority, keep_ineligible, include_known, kind):
+    """The ranking query of the command's options (checked before anything heavy loads: an unknown region or
+    kind exits 2 naming the known ones)."""
     from recommender.ranking.index import Query
 
-    return Query(
-        org_id=org,
-        text=text,
-        region=region.upper(),
-        instrument=instrument,
-        priority=priority,
-        keep_ineligible=keep_ineligible,
-        include_known=include_known,
-        kind=kind,
-    )
+    return Query(org_id=org, text=text, region=region.upper(), instrument=instrument, priority=priority,
+                 keep_ineligible=keep_ineligible, include_known=include_known,
+                 kind=None if kind is None else kind.strip().lower())
 
 
 LEFT_OUT_LABELS = {
@@ -509,12 +442,11 @@ LEFT_OUT_LABELS = {
 }
 
 
-def _print_recommendations(recs, json_out: bool, title: str, left_out: dict[str, int] | None = None) -> None:
-    left_out = left_out or {}
+def _print_recommendations(ranked, json_out: bool, title: str) -> None:
     if json_out:
-        payload = {"results": [r.to_dict() for r in recs], "left_out": left_out}
-        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps(ranked.to_dict(), indent=2, default=str) + "\n")
         return
+    recs, left_out = ranked.results, ranked.left_out
     table = Table(title=title, show_lines=True)
     for col in ("#", "organisation", "country", "score", "eligibility", "why"):
         table.add_column(col)
@@ -561,11 +493,9 @@ def recommend(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Ranked partners for an organisation, with explanations and eligibility."""
-    priority, kind = _priority_option(priority), _kind_option(kind)
-    query = _query_options(org, None, region, instrument, priority, keep_ineligible, include_known, kind)
-    recommender = _workspace().recommender
-    recs = recommender.recommend(query, k)
-    _print_recommendations(recs, json_out, f"Partners for {org}", recommender.left_out(query))
+    query = _query(org, None, region, instrument, priority, keep_ineligible, include_known, kind)
+    with common.open_corridor() as corridor:
+        _print_recommendations(corridor.recommend(query, k), json_out, f"Partners for {org}")
 
 
 @app.command("match")
@@ -582,11 +512,9 @@ def match(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Ranked partners for a free-text project or call description."""
-    priority, kind = _priority_option(priority), _kind_option(kind)
-    query = _query_options(None, text, region, instrument, priority, keep_ineligible, include_known, kind)
-    recommender = _workspace().recommender
-    recs = recommender.recommend(query, k)
-    _print_recommendations(recs, json_out, "Partners for the text", recommender.left_out(query))
+    query = _query(None, text, region, instrument, priority, keep_ineligible, include_known, kind)
+    with common.open_corridor() as corridor:
+        _print_recommendations(corridor.recommend(query, k), json_out, "Partners for the text")
 
 
 @app.command("rank")
@@ -604,11 +532,9 @@ def rank(
 ) -> None:
     """Batch ranking of a query file (the contract of reports and outside tools; see README)."""
     from cli.batch import RichProgress, open_engine
-    from recommender.batch.queries import rank_query_file_on
 
-    ws = _workspace()
-    with open_engine(engine, workers) as runner:
-        result = rank_query_file_on(ws.recommender, queries, k, out_file, runner, RichProgress(err))
+    with common.open_corridor() as corridor, open_engine(engine, workers) as runner:
+        result = corridor.rank_file(queries, k, out_file, runner, RichProgress(err))
     out.print(f"ranked {result.ranked} queries -> {out_file} ({result.rows} rows)")
     for problem in result.rejected:
         err.print(f"[red]rejected[/red] {problem}", highlight=False)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
-from recommender.catalogue import Catalogue
-from recommender.errors import ConsortiumFormatError, UnknownOrganisationError
+from recommender.errors import ConsortiumFormatError
 from recommender.userfiles import json_document
 
 
@@ -19,27 +16,10 @@ def read_consortium_file(path: Path) -> dict:
     return data
 
 
-def member_record(catalogue: Catalogue, org_id: str) -> dict:
-    """A consortium member (rules-engine format) from a catalogue organisation."""
-    orgs = catalogue.organisations
-    match = orgs[orgs["id"] == org_id]
-    if match.empty:
-        raise UnknownOrganisationError(org_id)
-    org = match.iloc[0]
-    record = {"id": org_id, "country": org["country"]}
-    for field in ("name", "control_country", "activity_type"):
-        if not pd.isna(org[field]):
-            record[field] = str(org[field])
-    if not pd.isna(org["sme"]):
-        record["sme"] = bool(org["sme"])
-    return record
-
-
-def consortium_from_catalogue(catalogue: Catalogue, instrument: str, member_ids: list[str]) -> dict:
-    """A consortium of catalogue organisations, all funded participants; the first one coordinates."""
+def consortium_of(instrument: str, member_ids: list[str]) -> dict:
+    """A consortium of catalogue organisations given by id (completed from the catalogue when checked), all
+    funded participants; the first one coordinates."""
     if not member_ids:
         raise ConsortiumFormatError("members: at least one organisation id is needed")
-    members = [member_record(catalogue, m) for m in member_ids]
-    for i, member in enumerate(members):
-        member["role"] = "coordinator" if i == 0 else "participant"
-    return {"instrument": instrument, "members": members}
+    roles = ["coordinator"] + ["participant"] * (len(member_ids) - 1)
+    return {"instrument": instrument, "members": [{"id": m, "role": r} for m, r in zip(member_ids, roles, strict=True)]}

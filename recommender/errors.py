@@ -55,3 +55,39 @@ class StoreUnavailableError(CorridorError):
     read-only or not creatable); retrying later may succeed."""
 
     retry_after_seconds = 5
+
+
+class InvalidOrganisationError(CorridorError):
+    """An organisation record with one or more invalid fields; ``problems`` lists (field, reason) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in problems))
+        self.problems = problems
+
+
+class OrganisationExistsError(CorridorError):
+    """Adding an organisation whose id is taken (replacing it is a separate, explicit act)."""
+
+    def __init__(self, org_id: str) -> None:
+        super().__init__(f"organisation {org_id!r} exists; PUT to update it")
+        self.org_id = org_id
+
+
+class NotReadyError(CorridorError):
+    """The service cannot answer yet: no ranking model is loaded, or the database is unusable."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class UnauthorizedError(CorridorError):
+    """No API key, or one that is unknown or revoked."""
+
+
+class ForbiddenError(CorridorError):
+    """A valid API key whose scope does not allow the action."""
+
+    def __init__(self, key_scope: str, required_scope: str) -> None:
+        super().__init__(f"this API key has the {key_scope!r} scope; this route needs {required_scope!r}")
+        self.key_scope, self.required_scope = key_scope, required_scope

@@ -52,6 +52,11 @@ class Workspace:
         return load_catalogue(self.paths.catalogue_dir)
 
     @cached_property
+    def shipped_catalogue_ids(self) -> frozenset[str]:
+        """Ids of the shipped catalogue's organisations: a user row with one of them is an overlay."""
+        return frozenset(self.shipped_catalogue.organisations["id"])
+
+    @cached_property
     def catalogue(self) -> Catalogue:
         """The shipped catalogue with the organisations users added (CLI or API) overlaid from the store."""
         catalogue = self.shipped_catalogue
@@ -170,18 +175,6 @@ class Workspace:
             "taxonomy_version": self.taxonomy.version,
             "tagger_fingerprint": self.tagger_fingerprint,
         }
-
-    @cached_property
-    def recommender(self):
-        """The serving recommender: the trained model over an index of all years."""
-        from recommender.ranking.rankers import LearnedRanker
-        from recommender.ranking.service import Recommender
-
-        if self.paths.model_dir is None:
-            raise ModelIntegrityError("no model directory configured")
-        index = self.ranking_index()
-        ranker = LearnedRanker.load(self.paths.model_dir, expect=self.model_expectations())
-        return Recommender(index, ranker)
 
     def score_free_texts(self, texts: list[str]) -> np.ndarray:
         """(n, P) priority scores of arbitrary texts (each clipped like a project text)."""

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from api.state import ModelSource, ServiceState
 from recommender.atomic import replaced_directory
 from recommender.graph import build_graph
 from recommender.profiles.profiles import build_profiles
 from recommender.ranking.index import RankingIndex
 from recommender.ranking.rankers import LearnedRanker
 from recommender.rules import load_rulebook
+from recommender.service import Corridor, ModelSource, World
+from recommender.store import Store
 from tests.fakes import KeywordEncoder
 from tests.synthetic import make_world
 from tests.test_profiles import tiny_taxonomy
@@ -104,13 +105,33 @@ def copy_model(source: Path, target: Path, version: str | None = None) -> Path:
     return target
 
 
-def synthetic_state(model_dir: Path | None, load: bool = True) -> ServiceState:
-    index = make_index()
-    _, _, encode = encode_fn()
-    state = ServiceState(index, encode, ModelSource(model_dir, EXPECT) if model_dir is not None else None)
-    if load and model_dir is not None:
-        state.load_model()
-    return state
+class SyntheticSource:
+    """The synthetic world as a Corridor's world source (users' organisations overlaid like in production)."""
+
+    def taxonomy(self):
+        return tiny_taxonomy()
+
+    def catalogue_ids(self) -> frozenset[str]:
+        return frozenset(world().organisations["id"])
+
+    def rulebook(self):
+        return rulebook()
+
+    def load(self, added: list[dict]) -> World:
+        from recommender.catalogue.store import with_user_organisations
+
+        _, _, encode = encode_fn()
+        index = make_index(with_user_organisations(world(), added) if added else None)
+        return World(index, encode, world().organisations)
+
+
+def synthetic_corridor(
+    model_dir: Path | None, database_url: str, load: bool = True, busy_seconds: float = 5
+) -> Corridor:
+    """A Corridor over the synthetic world, its store at ``database_url``; with ``load``, started."""
+    model = ModelSource(model_dir, lambda: EXPECT) if model_dir is not None else None
+    corridor = Corridor(Store(database_url, busy_seconds), SyntheticSource(), model)
+    return corridor.start() if load else corridor
 
 
 TINY_TAXONOMY_YAML = """\
@@ -137,3 +158,47 @@ def write_data_dir(root: Path) -> Path:
     (root / "rules").mkdir(parents=True, exist_ok=True)
     shutil.copy(DEFAULT_RULES_PATH, root / "rules" / "instruments.yaml")
     return root
+
+
+class FixedWorld:
+    """A world source over a ready-made index (the index users' organisations are added to, as in serving)."""
+
+    def __init__(self, index: RankingIndex) -> None:
+        self.index = index
+
+    def taxonomy(self):
+        return self.index.profiles.taxonomy
+
+    def catalogue_ids(self) -> frozenset[str]:
+        return frozenset(self.index.catalogue.organisations["id"])
+
+    def rulebook(self):
+        return self.index.rulebook
+
+    def load(self, added: list[dict]) -> World:
+        from recommender.ranking.incremental import description_texts, with_organisations
+
+        index = self.index
+        if added:
+            index = with_organisations(index, added, *index.encode_texts(description_texts(added)))
+        return World(index, self.index.encode_texts, self.index.catalogue.organisations)
+
+
+class FixedModel:
+    """A model source that always yields the same trained ranker."""
+
+    directory = None
+
+    def __init__(self, ranker, version: str = "fixed-1") -> None:
+        self.ranker, self.version = ranker, version
+
+    def manifest_sha(self) -> str:
+        return self.version
+
+    def load(self):
+        return self.ranker, {"model_version": self.version}, self.version
+
+
+def corridor_over(recommender, database_url: str) -> Corridor:
+    """A Corridor serving ``recommender`` (its index and ranker), its store at ``database_url``."""
+    return Corridor(Store(database_url, 5), FixedWorld(recommender.index), FixedModel(recommender.ranker))

@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.state import ServiceState
+from recommender.service import Corridor
 from recommender.settings import Settings
 from recommender.store import Store
-from tests.api_support import copy_model, synthetic_state, train_model
+from tests.api_support import copy_model, synthetic_corridor, train_model
 
 NEW_ORG = {
     "id": "kr-new-drones",
@@ -33,7 +33,7 @@ NEW_ORG = {
 @dataclass
 class Api:
     client: TestClient
-    state: ServiceState
+    corridor: Corridor
     store: Store
     read: dict
     write: dict
@@ -63,16 +63,16 @@ def make_api(tmp_path, trained_model):
 
     def make(model: bool = True, **overrides) -> Api:
         model_dir = copy_model(trained_model, tmp_path / "ranker") if model else None
-        state = synthetic_state(model_dir)
         settings = Settings(**{"state_dir": tmp_path / "state", "model_poll_seconds": 0, **overrides})
-        app = create_app(settings, state)
+        corridor = synthetic_corridor(model_dir, settings.database_url)
+        app = create_app(settings, corridor)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         opened.append(client)
-        store = app.state.store
+        store = corridor.store
         read = {"X-API-Key": store.create_key("read", "tests")[1]}
         write = {"X-API-Key": store.create_key("write", "tests")[1]}
-        return Api(client, state, store, read, write, model_dir)
+        return Api(client, corridor, store, read, write, model_dir)
 
     yield make
     for client in opened:
@@ -98,7 +98,7 @@ def test_health_and_ready_need_no_key(api):
     assert api.get("/health", key=None).json() == {"status": "ok"}
     ready = api.get("/ready", key=None).json()
     assert ready["status"] == "ready" and ready["model_version"] == "synthetic-1"
-    assert ready["organisations"] == len(api.state.serving.index.ids) and ready["database"] == "sqlite"
+    assert ready["organisations"] == len(api.corridor.serving.index.ids) and ready["database"] == "sqlite"
 
 
 def test_ready_is_503_without_a_model_but_the_rest_serves(make_api):
@@ -191,6 +191,16 @@ def test_search_by_priority_is_sorted_by_score(api):
     error(api.get("/v1/organisations", params={"priority": "nope"}), 422, "unknown_priority")
 
 
+def test_a_misspelt_query_parameter_is_refused_not_ignored(api):
+    response = api.get("/v1/organisations?prority=drones")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "unknown_parameter" and error["details"]["unknown"] == ["prority"]
+    assert "priority" in error["details"]["known"] and "prority" in error["message"]
+    assert api.get("/v1/organisations/drones-eu-0/partners?k=2&kind=company").status_code == 200
+    assert api.get("/v1/instruments?verbose=1").status_code == 422
+
+
 def test_search_pagination(api):
     first = api.get("/v1/organisations", params={"limit": 5, "offset": 0}).json()
     second = api.get("/v1/organisations", params={"limit": 5, "offset": 5}).json()
@@ -258,7 +268,7 @@ def test_put_creates_then_replaces(api):
     assert updated.status_code == 200
     after = updated.json()
     assert before == "unmanned" and after["priorities"][0]["priority"] == "sensors_ew"
-    assert len(api.state.serving.index.ids) == 35  # replaced in place, not appended twice
+    assert len(api.corridor.serving.index.ids) == 35  # replaced in place, not appended twice
     assert api.store.organisations()[0]["description"] == "Radar and sonar sensing."
     # an admin key can overlay a catalogue organisation (as `corridor data add` does); its projects stay
     admin = api.store.create_key("admin", "tests")[1]
@@ -487,7 +497,7 @@ def test_a_corrupt_or_mismatched_model_is_refused_and_the_old_one_keeps_serving(
 def test_refused_model_without_any_model_is_503(make_api, tmp_path):
     api = make_api()
     (api.model_dir / "manifest.json").write_text("{broken")
-    api.state.serving.recommender = None  # as if nothing had loaded at start-up
+    api.corridor.serving.recommender = None  # as if nothing had loaded at start-up
     error(api.post("/v1/admin/reload", key="write"), 503, "model_unavailable")
 
 
@@ -572,7 +582,7 @@ def test_cors_is_off_unless_configured(make_api):
 
 
 def test_known_partners_and_funding_bodies_are_left_out_on_every_route(api):
-    index = api.state.serving.index
+    index = api.corridor.serving.index
     org = "drones-eu-0"
     known = set(index.ids[index.graph.neighbours(index.row(org))])
     out = api.get(f"/v1/organisations/{org}/partners", params={"k": 30}).json()
@@ -609,7 +619,7 @@ def _hold_the_write_lock(store: Store):
 
 def test_a_locked_database_gives_503_with_retry_after_and_reads_still_work(make_api):
     api = make_api()
-    api.client.app.state.store = Store(str(api.store.url), busy_seconds=0.2)
+    api.corridor.store = Store(str(api.store.url), busy_seconds=0.2)
     holder = _hold_the_write_lock(api.store)
     try:
         response = api.post("/v1/organisations", NEW_ORG, key="write")
@@ -623,15 +633,15 @@ def test_a_locked_database_gives_503_with_retry_after_and_reads_still_work(make_
 
 def test_ready_says_not_ready_while_the_database_cannot_be_opened(make_api, tmp_path):
     api = make_api()
-    good = api.client.app.state.store
-    api.client.app.state.store = Store(f"sqlite:///{tmp_path / 'gone.db'}")
+    good = api.corridor.store
+    api.corridor.store = Store(f"sqlite:///{tmp_path / 'gone.db'}")
     (tmp_path / "gone.db").unlink()
     (tmp_path / "gone.db").mkdir()  # a directory where the database file should be: it cannot be opened
     try:
-        api.client.app.state.store.engine.dispose()
+        api.corridor.store.engine.dispose()
         error(api.get("/ready", key=None), 503, "not_ready")
     finally:
-        api.client.app.state.store = good
+        api.corridor.store = good
     assert api.get("/ready", key=None).status_code == 200
 
 

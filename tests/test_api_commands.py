@@ -1,11 +1,11 @@
-"""`corridor keys ...` / `corridor feedback export` (api/commands.py), through typer's test runner."""
+"""`corridor keys ...` / `corridor feedback export` (cli/server.py), through typer's test runner."""
 
 from __future__ import annotations
 
 import pandas as pd
 from typer.testing import CliRunner
 
-from api.commands import cli
+from cli.commands import app as cli
 from recommender.store import Store, hash_secret
 
 runner = CliRunner()

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from recommender.settings import Settings
 from recommender.store import Store
-from tests.api_support import synthetic_state, train_model
+from tests.api_support import synthetic_corridor, train_model
 
 
 def _free_port() -> int:
@@ -100,10 +100,10 @@ def test_api_writes_through_postgres(postgres_url, tmp_path):
     store = Store(postgres_url)
     _clean(store)
     store.close()
-    state = synthetic_state(train_model(tmp_path / "ranker"))
-    app = create_app(Settings(state_dir=tmp_path / "state", database_url=postgres_url, model_poll_seconds=0), state)
+    corridor = synthetic_corridor(train_model(tmp_path / "ranker"), postgres_url)
+    app = create_app(Settings(state_dir=tmp_path / "state", database_url=postgres_url, model_poll_seconds=0), corridor)
     with TestClient(app) as client:
-        _, secret = app.state.store.create_key("write")
+        _, secret = app.state.corridor.store.create_key("write")
         headers = {"X-API-Key": secret}
         assert client.get("/ready").json()["database"] == "postgresql"
         body = {"id": "pg-org", "name": "PG Org", "country": "DE", "description": "Radar sonar sensing."}
@@ -111,5 +111,5 @@ def test_api_writes_through_postgres(postgres_url, tmp_path):
         assert client.post("/v1/feedback", json={"query_org_id": "pg-org", "candidate_org_id": "radar-eu-0",
                                                  "verdict": "contacted"}, headers=headers).status_code == 201
         assert client.get("/v1/organisations/pg-org/partners", headers=headers).status_code == 200
-        assert [o["id"] for o in app.state.store.organisations()] == ["pg-org"]
+        assert [o["id"] for o in app.state.corridor.store.organisations()] == ["pg-org"]
         assert client.get("/v1/instruments", headers={"X-API-Key": "cor_unknown"}).status_code == 401

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from api.app import create_app
 from recommender.settings import Settings
-from tests.api_support import synthetic_state, train_model, write_data_dir
+from tests.api_support import synthetic_corridor, train_model, write_data_dir
 
 pytestmark = pytest.mark.slow
 
@@ -67,13 +67,13 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(H
 @pytest.fixture(scope="module")
 def write_key(tmp_path_factory):
     root = tmp_path_factory.mktemp("schemathesis")
-    state = synthetic_state(train_model(root / "ranker"))
-    app = create_app(Settings(data_dir=DATA_DIR, state_dir=root / "state", model_poll_seconds=0), state)
-    _, secret = app.state.store.create_key("write", "schemathesis")
+    settings = Settings(data_dir=DATA_DIR, state_dir=root / "state", model_poll_seconds=0)
+    app = create_app(settings, synthetic_corridor(train_model(root / "ranker"), settings.database_url))
+    _, secret = app.state.corridor.store.create_key("write", "schemathesis")
     PROXY.target = app
     HEADERS["X-API-Key"] = secret
     yield {"X-API-Key": secret}
-    app.state.store.close()
+    app.state.corridor.store.close()
 
 
 @schema.parametrize()

@@ -1,6 +1,6 @@
-"""A real server: `python -m api serve` (what `corridor serve` runs) in a subprocess on a free port, over a
+"""A real server: `python -m cli serve` (what `corridor serve` runs) in a subprocess on a free port, over a
 small data directory with the real sentence-transformers encoder and a model trained for it; keys made
-with `python -m api keys create`. Checks start-up, HTTP, embedding on write, hot model swap by polling,
+with `python -m cli keys create`. Checks start-up, HTTP, embedding on write, hot model swap by polling,
 and that organisations added through the API survive a restart."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def deployment(tmp_path_factory):
 
 
 def _cli(env, *args) -> str:
-    done = subprocess.run([sys.executable, "-m", "api", *args], env=env, cwd=REPO, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -64,7 +64,7 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve", "--port", str(self.port), "--log-level", "warning"],
+            [sys.executable, "-m", "cli", "serve", "--port", str(self.port), "--log-level", "warning"],
             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + 180

@@ -316,19 +316,16 @@ def test_report_instrument_filter(recommender):
 
 
 @pytest.fixture()
-def cli(recommender, monkeypatch):
+def cli(recommender, monkeypatch, tmp_path):
     import typer
     from typer.testing import CliRunner
 
     from cli import batch as commands
-    from cli.commands import handles_errors
+    from cli import common
+    from cli.common import handles_errors
+    from tests.api_support import corridor_over
 
-    class FakeWorkspace:
-        pass
-
-    ws = FakeWorkspace()
-    ws.recommender = recommender
-    monkeypatch.setattr(commands, "_workspace", lambda: ws)
+    monkeypatch.setattr(common, "open_corridor", lambda: corridor_over(recommender, f"sqlite:///{tmp_path}/c.db"))
     app = typer.Typer()
     app.command("report")(handles_errors(commands.report_command))
     app.command("noop")(lambda: None)  # two commands: typer keeps the "report" sub-command name

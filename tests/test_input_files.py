@@ -45,15 +45,13 @@ def add(tmp_path, name: str, content: str | bytes):
 def corridor(tmp_path, monkeypatch, recommender):  # noqa: F811
     """`corridor ...` on a state folder of its own, ranking with the small trained world."""
     import cli.commands as cli
+    from cli import common
+    from tests.api_support import corridor_over
 
-    class Workspace:
-        pass
-
-    workspace = Workspace()
-    workspace.recommender = recommender
-    workspace.rulebook = recommender.index.rulebook
     monkeypatch.setenv("CORRIDOR_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setattr(cli, "_workspace", lambda: workspace)
+    (tmp_path / "state").mkdir()
+    url = f"sqlite:///{tmp_path / 'state' / 'corridor.db'}"
+    monkeypatch.setattr(common, "open_corridor", lambda: corridor_over(recommender, url))
     return lambda *args: runner.invoke(cli.app, list(args))
 
 
@@ -291,11 +289,12 @@ def test_api_deeply_nested_body_is_400(tmp_path):
 
     from api.app import create_app
     from recommender.settings import Settings
-    from tests.api_support import synthetic_state
+    from tests.api_support import synthetic_corridor
 
-    app = create_app(Settings(state_dir=tmp_path / "state", model_poll_seconds=0), synthetic_state(None))
+    settings = Settings(state_dir=tmp_path / "state", model_poll_seconds=0)
+    app = create_app(settings, synthetic_corridor(None, settings.database_url))
     with TestClient(app, raise_server_exceptions=False) as client:
-        key = {"X-API-Key": app.state.store.create_key("write", "tests")[1]}
+        key = {"X-API-Key": app.state.corridor.store.create_key("write", "tests")[1]}
         for depth in (JSON_DEPTH_LIMIT + 1, 20_000):
             body = json.dumps(CONSORTIUM)[:-1] + ', "name": ' + "[" * depth + "]" * depth + "}"
             for url in ("/v1/eligibility", "/v1/organisations", "/v1/match"):

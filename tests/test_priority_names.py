@@ -139,9 +139,8 @@ def test_a_name_repeated_within_one_priority_is_fine(tmp_path):
 runner = CliRunner()
 
 
-class NoWorkspace:
-    def __init__(self, *args, **kwargs):
-        raise AssertionError("the workspace must not be built for an unknown priority")
+def not_built(*args, **kwargs):
+    raise AssertionError("nothing heavy may load for an unknown priority")
 
 
 @pytest.mark.parametrize(
@@ -154,47 +153,46 @@ class NoWorkspace:
 )
 def test_cli_unknown_priority_exits_2_before_loading_anything(args, monkeypatch, tmp_path):
     import cli.commands as cli
-    from cli import batch as commands
+    from recommender.service import WorkspaceSource
 
-    monkeypatch.setattr(cli, "Workspace", NoWorkspace)
-    monkeypatch.setattr(commands, "_workspace", NoWorkspace)
+    monkeypatch.setenv("CORRIDOR_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(WorkspaceSource, "load", not_built)
     result = runner.invoke(cli.app, [a if a != "unused" else str(tmp_path / "r") for a in args])
     assert result.exit_code == 2, result.output
     assert "unknown priority 'dornes'" in result.output and "did you mean unmanned (drones)" in result.output
     assert not (tmp_path / "r").exists()
 
 
-def test_cli_passes_the_canonical_id_on(monkeypatch):
+@pytest.fixture()
+def tiny_cli(monkeypatch, tmp_path):
+    """`corridor ...` over the small trained world."""
     import cli.commands as cli
+    from cli import common
+    from recommender.ranking.rankers import LearnedRanker
+    from recommender.ranking.service import Recommender
+    from tests.api_support import corridor_over, make_index, train_model
+    from tests.synthetic import make_world  # noqa: F401 - the world train_model and corridor_over share
 
+    ranker = LearnedRanker.load(train_model(tmp_path / "model"), expect=None)
+    recommender = Recommender(make_index(), ranker)
+    monkeypatch.setattr(common, "open_corridor", lambda: corridor_over(recommender, f"sqlite:///{tmp_path}/c.db"))
+    return lambda *args: runner.invoke(cli.app, list(args))
+
+
+def test_cli_passes_the_canonical_id_on(tiny_cli):
     seen = []
-    ws = SimpleNamespace(
-        recommender=SimpleNamespace(recommend=lambda query, k: seen.append(query) or [], left_out=lambda query: {})
-    )
-    monkeypatch.setattr(cli, "_workspace", lambda: ws)
-    result = runner.invoke(cli.app, ["recommend", "--org", "kr-x", "--priority", "UAV", "--json"])
+    for args in (["recommend", "--org", "drones-kr-8", "--priority", "UAV"], ["match", "--text", "radar",
+                 "--priority", "Sensors-EW"], ["match", "--text", "radar"]):
+        result = tiny_cli(*args, "--json")
+        assert result.exit_code == 0, result.output
+        seen.append(json.loads(result.stdout)["query"]["priority"])
+    assert seen == ["unmanned", "sensors_ew", None]
+
+
+def test_report_passes_the_canonical_id_on(tiny_cli, tmp_path):
+    result = tiny_cli("report", "--priority", "UAV", "--out", str(tmp_path / "r"), "--top", "5", "--explain", "1")
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli.app, ["match", "--text", "radar", "--priority", "Sensors-EW", "--json"])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(cli.app, ["match", "--text", "radar", "--json"])
-    assert result.exit_code == 0, result.output
-    assert [q.priority for q in seen] == ["unmanned", "sensors_ew", None]
-
-
-def test_report_passes_the_canonical_id_on(monkeypatch, tmp_path):
-    import cli.commands as cli
-    from cli import batch as commands
-
-    seen = []
-
-    def request(**kwargs):
-        seen.append(kwargs["priority"])
-        raise CorridorError("stop here")
-
-    monkeypatch.setattr(commands, "_workspace", lambda: SimpleNamespace(recommender=None))
-    monkeypatch.setattr(commands, "ReportRequest", request)
-    result = runner.invoke(cli.app, ["report", "--priority", "Chips", "--out", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "stop here" in result.output and seen == ["semiconductors"]
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["priority"] == "unmanned"
 
 
 # ---- `corridor rank` query files: each row's priority resolved, unknown ones rejected per row --------------------

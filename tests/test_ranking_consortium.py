@@ -96,10 +96,10 @@ def test_partner_scores_are_computed_lazily_and_once():
 # ---- end to end on the synthetic world -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def recommender(tmp_path_factory):
-    from tests.api_support import synthetic_state, train_model
+    from tests.api_support import synthetic_corridor, train_model
 
-    state = synthetic_state(train_model(tmp_path_factory.mktemp("model") / "m"))
-    return state.serving.recommender
+    root = tmp_path_factory.mktemp("model")
+    return synthetic_corridor(train_model(root / "m"), f"sqlite:///{root / 'corridor.db'}").serving.recommender
 
 
 def test_edf_consortium_meets_the_composition_rules(recommender):

@@ -10,10 +10,9 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.errors import without_paths
-from api.views import encoder_name
 from recommender.batch.report import ReportRequest, build_report, write_report
 from recommender.csvout import FORMULA_START, escape_cell, spreadsheet_safe, write_csv
+from recommender.views import encoder_name, without_paths
 from tests.test_relevance_defaults import recommender_with_a_funder
 
 

@@ -26,32 +26,41 @@ def ws():
     return Workspace(Settings().workspace_paths())
 
 
-def test_korean_org_gets_explained_european_partners(ws):
-    recs = ws.recommender.recommend(Query(org_id=KAIST, region="EU", priority="ai"), k=10)
+@pytest.fixture(scope="module")
+def served():
+    """The shipped model over the shipped data, as `corridor recommend` and the server rank with it."""
+    from recommender.service import open_corridor
+
+    with open_corridor(Settings()) as corridor:
+        yield corridor.recommender()
+
+
+def test_korean_org_gets_explained_european_partners(served):
+    recs = served.recommend(Query(org_id=KAIST, region="EU", priority="ai"), k=10)
     assert len(recs) == 10
     assert all(r.region in ("EU27", "EEA-EFTA", "UA") for r in recs)
     assert [r.rank for r in recs] == list(range(1, 11))
     assert all(a.score >= b.score for a, b in zip(recs, recs[1:], strict=False))
     assert all(r.contributions for r in recs)
     assert any(r.relevant_projects for r in recs)
-    known = set(ws.recommender.index.known_partners(ws.recommender.index.resolve(Query(org_id=KAIST))).tolist())
-    assert not {ws.recommender.index.row(r.org_id) for r in recs} & known
+    known = set(served.index.known_partners(served.index.resolve(Query(org_id=KAIST))).tolist())
+    assert not {served.index.row(r.org_id) for r in recs} & known
     assert all(r.priority_evidence and (r.priority_evidence["projects_in_priority"] or r.priority_evidence["declared"])
                for r in recs)
     assert all(r.kind != "funding" for r in recs)
 
 
-def test_instrument_leaves_out_ineligible(ws):
-    recs = ws.recommender.recommend(Query(org_id=KAIST, region="ANY", instrument="edf-research"), k=30)
+def test_instrument_leaves_out_ineligible(served):
+    recs = served.recommend(Query(org_id=KAIST, region="ANY", instrument="edf-research"), k=30)
     assert recs and all(r.eligibility.verdict in ("ELIGIBLE", "CONDITIONAL") for r in recs)
     assert all(r.country != "KR" for r in recs)
-    flagged = ws.recommender.recommend(Query(org_id=KAIST, region="KR", instrument="edf-research",
+    flagged = served.recommend(Query(org_id=KAIST, region="KR", instrument="edf-research",
                                              keep_ineligible=True), k=5)
     assert flagged and all(r.eligibility.verdict == "INELIGIBLE" for r in flagged)
 
 
-def test_cold_start_curated_org_gets_sensible_partners(ws):
-    recs = ws.recommender.recommend(Query(org_id="kr-lig-nex1", region="EU"), k=10)
+def test_cold_start_curated_org_gets_sensible_partners(served):
+    recs = served.recommend(Query(org_id="kr-lig-nex1", region="EU"), k=10)
     assert len(recs) == 10
     text = " ".join(p["title"].lower() for r in recs for p in r.relevant_projects)
     assert any(w in text for w in ("missile", "defence", "radar", "munition", "propulsion", "weapon", "sensor"))

@@ -5,11 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import ReadKey, ServingDep, StateDep, WriteKey
-from api.errors import ApiError, responses
+from api.deps import CorridorDep, ReadKey, WriteKey
+from api.errors import responses
 from api.schemas import ModelInfo, ReloadResult
-from api.views import model_info
-from recommender.artifacts import ModelIntegrityError
 
 router = APIRouter(prefix="/v1", tags=["model"])
 
@@ -20,9 +18,8 @@ router = APIRouter(prefix="/v1", tags=["model"])
     summary="The serving model: version, training date, evaluation metrics",
     responses=responses(401, 403, 503),
 )
-def model(serving: ServingDep, _key: ReadKey) -> dict:
-    serving.require_recommender()
-    return {**model_info(serving.manifest), "loaded_at": serving.loaded_at}
+def model(corridor: CorridorDep, _key: ReadKey) -> dict:
+    return corridor.model_info()
 
 
 @router.post(
@@ -34,13 +31,5 @@ def model(serving: ServingDep, _key: ReadKey) -> dict:
     "the model directory every CORRIDOR_MODEL_POLL_SECONDS.",
     responses=responses(401, 403, 409, 503),
 )
-async def reload_model(state: StateDep, _key: WriteKey) -> dict:
-    try:
-        result = await run_in_threadpool(state.load_model)
-    except ModelIntegrityError as exc:
-        serving = state.serving.model_version
-        if serving is None:
-            raise
-        raise ApiError(409, "model_refused", f"model refused, still serving {serving}: {exc}",
-                       {"serving_version": serving}) from None
-    return vars(result)
+async def reload_model(corridor: CorridorDep, _key: WriteKey) -> dict:
+    return vars(await run_in_threadpool(corridor.reload_model))

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import AdminKey, ReadKey, ServingDep, StateDep, StoreDep, WriteKey, priority_id
-from api.errors import ApiError, responses
+from api.deps import AdminKey, CorridorDep, ReadKey, WriteKey
+from api.errors import responses
 from api.schemas import (
     INCLUDE_KNOWN_DESCRIPTION,
     KIND_DESCRIPTION,
@@ -22,12 +22,7 @@ from api.schemas import (
     RecommendationList,
     Region,
 )
-from api.state import ServiceState, Serving
-from api.views import organisation_record
-from recommender.catalogue.useradd import validate_row
-from recommender.profiles.views import organisation_profile
 from recommender.ranking.index import Query as RankQuery
-from recommender.store import ApiKey, Store
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
@@ -51,10 +46,6 @@ InstrumentParam = Annotated[
 ]
 
 
-def _profile(serving: Serving, org_id: str) -> dict:
-    return organisation_profile(serving.index.catalogue, serving.index.profiles, org_id, tagger=serving.tagger)
-
-
 @router.get(
     "",
     response_model=OrganisationPage,
@@ -64,7 +55,7 @@ def _profile(serving: Serving, org_id: str) -> dict:
     responses=responses(401, 403, 422),
 )
 def search_organisations(
-    serving: ServingDep,
+    corridor: CorridorDep,
     _key: ReadKey,
     q: Annotated[str | None, Query(max_length=200, openapi_examples={"text": {"value": "drone"}})] = None,
     country: Annotated[
@@ -76,17 +67,7 @@ def search_organisations(
     limit: Annotated[int, Query(ge=1, le=100, openapi_examples={"page": {"value": 20}})] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000, openapi_examples={"start": {"value": 0}})] = 0,
 ) -> dict:
-    found = serving.search.search(q, country, region, activity_type, priority_id(serving, priority), limit, offset)
-    index = serving.index
-    items = [
-        {
-            **organisation_record(index, int(row)),
-            "has_profile": bool(index.has_profile[row]),
-            "priority_score": None if found.priority_scores is None else round(float(found.priority_scores[i]), 4),
-        }
-        for i, row in enumerate(found.rows)
-    ]
-    return {"total": found.total, "limit": limit, "offset": offset, "items": items}
+    return corridor.search(q, country, region, activity_type, priority, limit, offset)
 
 
 @router.get(
@@ -97,24 +78,8 @@ def search_organisations(
     "the most characteristic projects.",
     responses=responses(401, 403, 404, 422),
 )
-def get_organisation(org_id: OrgId, serving: ServingDep, _key: ReadKey) -> dict:
-    return _profile(serving, org_id)
-
-
-def _validated(record: dict, state: ServiceState) -> dict:
-    org, error = validate_row(record, 1, state.priority_ids)
-    if error is not None:
-        message = "; ".join(f"{name}: {reason}" for name, reason in error.problems)
-        problems = [{"field": name, "reason": reason} for name, reason in error.problems]
-        raise ApiError(422, "invalid_organisation", message,
-                       {"field": problems[0]["field"], "reason": problems[0]["reason"], "problems": problems})
-    return org
-
-
-def _write(state: ServiceState, store: Store, org: dict, key: ApiKey) -> bool:
-    return bool(
-        state.upsert_organisations([org], lambda: store.upsert_organisation(org, key.actor, state.catalogue_ids))
-    )
+def get_organisation(org_id: OrgId, corridor: CorridorDep, _key: ReadKey) -> dict:
+    return corridor.profile(org_id)
 
 
 @router.post(
@@ -125,14 +90,8 @@ def _write(state: ServiceState, store: Store, org: dict, key: ApiKey) -> bool:
     description="Validated like `corridor data add`, embedded on write and rankable at once (write scope).",
     responses=responses(400, 401, 403, 409, 413, 422),
 )
-def create_organisation(body: OrganisationIn, state: StateDep, store: StoreDep, key: WriteKey) -> dict:
-    org = _validated(body.model_dump(), state)
-    with state.lock:
-        if org["id"] in state.serving.index.row_of or store.has_organisation(org["id"]):
-            raise ApiError(409, "organisation_exists", f"organisation {org['id']!r} exists; PUT to update it",
-                           {"id": org["id"]})
-        _write(state, store, org, key)
-    return _profile(state.serving, org["id"])
+def create_organisation(body: OrganisationIn, corridor: CorridorDep, key: WriteKey) -> dict:
+    return corridor.add_organisation(body.model_dump(), key.actor)
 
 
 @router.put(
@@ -146,17 +105,11 @@ def create_organisation(body: OrganisationIn, state: StateDep, store: StoreDep, 
                **responses(400, 401, 403, 413, 422, 503)},
 )
 def put_organisation(
-    org_id: OrgId, body: OrganisationUpdate, response: Response, state: StateDep, store: StoreDep, key: WriteKey
+    org_id: OrgId, body: OrganisationUpdate, response: Response, corridor: CorridorDep, key: WriteKey
 ) -> dict:
-    if body.id is not None and body.id != org_id:
-        raise ApiError(422, "invalid_organisation", f"id: body id {body.id!r} differs from the path's {org_id!r}",
-                       {"field": "id"})
-    org = _validated({**body.model_dump(), "id": org_id}, state)
-    with state.lock:
-        existed = org["id"] in state.serving.index.row_of
-        _write(state, store, org, key)
-    response.status_code = 200 if existed else 201
-    return _profile(state.serving, org["id"])
+    written = corridor.put_organisation(org_id, body.model_dump(), key.actor)
+    response.status_code = 201 if written.created else 200
+    return written.profile
 
 
 @router.get(
@@ -169,7 +122,7 @@ def put_organisation(
 )
 def partners(
     org_id: OrgId,
-    serving: ServingDep,
+    corridor: CorridorDep,
     _key: ReadKey,
     k: Annotated[int, Query(ge=1, le=100, openapi_examples={"ten": {"value": 10}})] = 10,
     priority: PriorityParam = None,
@@ -179,15 +132,9 @@ def partners(
     include_known: Annotated[bool, Query(description=INCLUDE_KNOWN_DESCRIPTION)] = False,
     kind: Annotated[Kind | None, Query(description=KIND_DESCRIPTION)] = None,
 ) -> dict:
-    priority = priority_id(serving, priority)
     query = RankQuery(org_id=org_id, region=region, instrument=instrument, priority=priority,
                       keep_ineligible=keep_ineligible, include_known=include_known, kind=kind)
-    recommender = serving.require_recommender()
-    recs = recommender.recommend(query, k)
-    echo = {"org_id": org_id, "region": region, "instrument": instrument, "priority": priority, "k": k,
-            "keep_ineligible": keep_ineligible, "include_known": include_known, "kind": kind}
-    return {"query": echo, "model_version": serving.model_version, "results": [r.to_dict() for r in recs],
-            "left_out": recommender.left_out(query)}
+    return corridor.recommend(query, k).to_dict()
 
 
 @router.delete(
@@ -198,9 +145,8 @@ def partners(
     "the catalogue's own record is served again at once. Admin scope; the revert is audited.",
     responses=responses(401, 403, 404, 503),
 )
-def revert_organisation(org_id: OrgId, state: StateDep, store: StoreDep, key: AdminKey) -> dict:
-    state.revert_organisation(org_id, lambda: store.revert_organisation(org_id, key.actor, state.catalogue_ids))
-    return _profile(state.serving, org_id)
+def revert_organisation(org_id: OrgId, corridor: CorridorDep, key: AdminKey) -> dict:
+    return corridor.revert_organisation(org_id, key.actor).profile
 
 
 @router.get(
@@ -210,6 +156,5 @@ def revert_organisation(org_id: OrgId, state: StateDep, store: StoreDep, key: Ad
     description="Every change users made to it (added, updated, overlaid, reverted): who, when, before and after.",
     responses=responses(401, 403, 404),
 )
-def organisation_changes(org_id: OrgId, serving: ServingDep, store: StoreDep, _key: ReadKey) -> dict:
-    serving.index.row(org_id)  # unknown organisations are 404
-    return {"org_id": org_id, "changes": store.changes(org_id)}
+def organisation_changes(org_id: OrgId, corridor: CorridorDep, _key: ReadKey) -> dict:
+    return {"org_id": org_id, "changes": corridor.changes(org_id)}

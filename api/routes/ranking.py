@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from api.deps import ReadKey, ServingDep, priority_id
+from api.deps import CorridorDep, ReadKey
 from api.errors import responses
 from api.schemas import (
     INCLUDE_KNOWN_DESCRIPTION,
@@ -18,14 +18,10 @@ from api.schemas import (
     PairingList,
     RecommendationList,
 )
-from api.views import text_sha256
-from recommender.ranking.consortium import propose_consortium
 from recommender.ranking.index import Query as RankQuery
-from recommender.ranking.pairings import top_pairings
+from recommender.service import MAX_PAIRINGS
 
 router = APIRouter(prefix="/v1", tags=["ranking"])
-
-MAX_PAIRINGS = 100
 
 
 @router.post(
@@ -34,15 +30,10 @@ MAX_PAIRINGS = 100
     summary="Ranked partners for a project or call description",
     responses=responses(400, 401, 403, 404, 413, 422, 503),
 )
-def match(body: MatchRequest, serving: ServingDep, _key: ReadKey) -> dict:
-    priority = priority_id(serving, body.priority)
-    query = RankQuery(text=body.text, region=body.region, instrument=body.instrument, priority=priority,
+def match(body: MatchRequest, corridor: CorridorDep, _key: ReadKey) -> dict:
+    query = RankQuery(text=body.text, region=body.region, instrument=body.instrument, priority=body.priority,
                       keep_ineligible=body.keep_ineligible, include_known=body.include_known, kind=body.kind)
-    recommender = serving.require_recommender()
-    recs = recommender.recommend(query, body.k)
-    echo = {"text_sha256": text_sha256(body.text), **body.model_dump(exclude={"text"}), "priority": priority}
-    return {"query": echo, "model_version": serving.model_version, "results": [r.to_dict() for r in recs],
-            "left_out": recommender.left_out(query)}
+    return corridor.recommend(query, body.k).to_dict()
 
 
 @router.get(
@@ -55,7 +46,7 @@ def match(body: MatchRequest, serving: ServingDep, _key: ReadKey) -> dict:
     responses=responses(401, 403, 404, 422, 503),
 )
 def pairings(
-    serving: ServingDep,
+    corridor: CorridorDep,
     _key: ReadKey,
     priority: Annotated[
         str,
@@ -69,19 +60,7 @@ def pairings(
     include_known: Annotated[bool, Query(description=INCLUDE_KNOWN_DESCRIPTION)] = False,
     kind: Annotated[Kind | None, Query(description=KIND_DESCRIPTION)] = None,
 ) -> dict:
-    recommender = serving.require_recommender()
-    priority = priority_id(serving, priority)
-    key = (priority, instrument, include_known, kind)
-    with serving.pairings_lock:
-        cached = key in serving.pairings
-        if not cached:
-            serving.pairings[key] = [
-                p.to_dict()
-                for p in top_pairings(recommender, priority, instrument, MAX_PAIRINGS, include_known=include_known,
-                                      kind=kind)
-            ]
-    return {"priority": priority, "instrument": instrument, "k": k, "model_version": serving.model_version,
-            "cached": cached, "include_known": include_known, "kind": kind, "pairings": serving.pairings[key][:k]}
+    return corridor.pairings(priority, instrument, k, include_known, kind)
 
 
 @router.post(
@@ -94,9 +73,6 @@ def pairings(
     responses=responses(400, 401, 403, 404, 413, 422, 503),
 )
 def consortia(
-    body: Annotated[ConsortiumRequest, Body()], serving: ServingDep, _key: ReadKey
+    body: Annotated[ConsortiumRequest, Body()], corridor: CorridorDep, _key: ReadKey
 ) -> dict:
-    recommender = serving.require_recommender()
-    proposal = propose_consortium(recommender, serving.index.rulebook, body.lead, body.instrument, body.size,
-                                  priority_id(serving, body.priority), body.region, body.pool)
-    return {**proposal.to_dict(), "model_version": serving.model_version}
+    return corridor.propose_consortium(body.lead, body.instrument, body.size, body.priority, body.region, body.pool)

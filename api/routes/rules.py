@@ -6,12 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import ReadKey, ServingDep
+from api.deps import CorridorDep, ReadKey
 from api.errors import responses
 from api.schemas import ConsortiumIn, ConsortiumVerdict, InstrumentDetail, InstrumentList
-from recommender.ranking.consortium import complete_members
-from recommender.rules import evaluate_consortium
-from recommender.rules.views import instrument_view, instruments_view
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 
@@ -24,9 +21,8 @@ router = APIRouter(prefix="/v1", tags=["rules"])
     "completed from the catalogue (country, name, control country, activity type, SME).",
     responses=responses(400, 401, 403, 404, 413, 422),
 )
-def eligibility(body: ConsortiumIn, serving: ServingDep, _key: ReadKey) -> dict:
-    data = complete_members(serving.index, body.model_dump(exclude_none=True))
-    return evaluate_consortium(serving.index.rulebook, data).to_dict()
+def eligibility(body: ConsortiumIn, corridor: CorridorDep, _key: ReadKey) -> dict:
+    return corridor.check_consortium(body.model_dump(exclude_none=True))
 
 
 @router.get(
@@ -35,8 +31,8 @@ def eligibility(body: ConsortiumIn, serving: ServingDep, _key: ReadKey) -> dict:
     summary="Funding instruments",
     responses=responses(401, 403),
 )
-def instruments(serving: ServingDep, _key: ReadKey) -> dict:
-    return instruments_view(serving.index.rulebook)
+def instruments(corridor: CorridorDep, _key: ReadKey) -> dict:
+    return corridor.instruments()
 
 
 @router.get(
@@ -51,7 +47,7 @@ def instrument(
     instrument_id: Annotated[
         str, Path(max_length=64, openapi_examples={"edf": {"value": "edf-research"}, "kiat": {"value": "kiat"}})
     ],
-    serving: ServingDep,
+    corridor: CorridorDep,
     _key: ReadKey,
 ) -> dict:
-    return instrument_view(serving.index.rulebook, instrument_id)
+    return corridor.instrument(instrument_id)

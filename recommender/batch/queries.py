@@ -64,6 +64,14 @@ def rank_queries(
             runner.close()
 
 
+def check_rank_request(k: int, out: Path) -> None:
+    """Refuse a batch ranking that cannot succeed before anything heavy loads."""
+    if k < 1:
+        raise InputFileError(f"k must be at least 1, got {k}")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputFileError(f"--out must end in .csv or .parquet, got {out.name}")
+
+
 def rank_query_file_on(
     recommender: Recommender,
     path: Path,
@@ -73,10 +81,7 @@ def rank_query_file_on(
     progress: ProgressSink = NULL_PROGRESS,
 ) -> BatchResult:
     """``recommender.ranking.batch.rank_query_file`` on an engine: same validation, same output file."""
-    if k < 1:
-        raise InputFileError(f"k must be at least 1, got {k}")
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputFileError(f"--out must end in .csv or .parquet, got {out.name}")
+    check_rank_request(k, out)
     queries, problems = read_queries(path, recommender)
     results = rank_queries(recommender, queries, k, engine, progress)
     frame = rankings_frame(queries, results)

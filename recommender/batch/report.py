@@ -56,6 +56,10 @@ class ReportRequest:
     kind: str | None = None  # kind of European partner; None: every kind but funding bodies
 
     def __post_init__(self) -> None:
+        from recommender.catalogue.kinds import KIND_FILTERS
+
+        if self.kind is not None and self.kind not in KIND_FILTERS:
+            raise ReportRequestError(f"unknown kind {self.kind!r}; known kinds: {', '.join(KIND_FILTERS)}")
         if self.top < 1 or self.explain < 0 or self.per_org < 1:
             raise ReportRequestError("top and per_org must be at least 1 and explain at least 0")
         if not 0 < self.spread <= 1:

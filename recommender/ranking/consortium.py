@@ -196,6 +196,14 @@ def member_from_index(index: RankingIndex, org_id: str, role: str | None = None)
     return record
 
 
+def needs_completion(consortium: object) -> bool:
+    """Whether some member is given by ``id`` alone (without a country), to be completed from the catalogue."""
+    members = consortium.get("members") if isinstance(consortium, Mapping) else None
+    return isinstance(members, list) and any(
+        isinstance(m, Mapping) and m.get("id") is not None and m.get("country") is None for m in members
+    )
+
+
 def complete_members(index: RankingIndex, consortium: Mapping) -> dict:
     """The consortium description with members given by ``id`` alone completed from the catalogue.
 

@@ -1,23 +1,38 @@
-"""Small conversions from core objects to response dictionaries (no computation of their own)."""
+"""Small conversions from core objects to the dictionaries every adapter shows (no computation of their own),
+and the one rule that keeps this machine's paths out of them."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from api.errors import without_paths
 from recommender.ranking.index import RankingIndex
+
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+\-]+){2,}/?")
+
+
+def without_paths(value: Any) -> Any:
+    """``value`` with every absolute path of this machine cut to its last component: a reader learns which
+    file is at fault, never where the server keeps its data."""
+    if isinstance(value, str):
+        return ABSOLUTE_PATH.sub(lambda m: PurePosixPath(m.group(0)).name or "/", value)
+    if isinstance(value, dict):
+        return {k: without_paths(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_paths(v) for v in value]
+    return value
 
 
 def plain(value: object) -> object:
     """A JSON-ready scalar: pandas NA/NaN become None, NumPy scalars Python ones."""
     if value is None:
         return None
-    if not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value):
+    if not isinstance(value, (list, tuple, np.ndarray)) and pd.isna(value):  # type: ignore[call-overload]
         return None
     return value.item() if hasattr(value, "item") else value
 

@@ -1,3 +1,0 @@
-from api.commands import cli
-
-cli()
