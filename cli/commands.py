@@ -192,6 +192,10 @@ def embed(
         f"encoder: {getattr(encoder, 'model_name', '?')} (fingerprint {encoder.fingerprint}); "
         f"cache: {ws.paths.cache_dir}; tagger: {ws.tagger_status}"
     )
+    unwritten = getattr(getattr(encoder, "cache", None), "write_errors", 0)
+    if unwritten:
+        err.print(f"[yellow]warning:[/yellow] {unwritten} batches of new vectors could not be written to "
+                  f"{ws.paths.cache_dir} (see the log); they will be encoded again next time")
 
 
 @app.command("profile")

@@ -76,16 +76,26 @@ class ModelSource:
 
     def manifest_sha(self) -> str | None:
         try:
-            return hashlib.sha256((self.directory / MANIFEST).read_bytes()).hexdigest()
+            return hashlib.sha256((self.readable_directory() / MANIFEST).read_bytes()).hexdigest()
         except OSError:
             return None
+
+    def readable_directory(self) -> Path:
+        """The model directory; or, where a promotion was killed between its two renames, the previous
+        version it left beside it (a reader never moves files: the next writer finishes the recovery)."""
+        if not self.directory.exists():
+            previous = self.directory.with_name(f".{self.directory.name}.old")
+            if previous.is_dir():
+                return previous
+        return self.directory
 
     def load(self) -> tuple[LearnedRanker, dict, str | None]:
         """(ranker, manifest, manifest sha) after the integrity checks; ModelIntegrityError otherwise."""
         sha = self.manifest_sha()
         expect = self.expectations()
-        manifest = read_verified_manifest(self.directory, expect={"kind": LearnedRanker.name, **expect})
-        ranker = LearnedRanker.load(self.directory, expect=expect)
+        directory = self.readable_directory()
+        manifest = read_verified_manifest(directory, expect={"kind": LearnedRanker.name, **expect})
+        ranker = LearnedRanker.load(directory, expect=expect)
         if self.manifest_sha() != sha:  # replaced while loading: let the next check load the new one
             sha = None
         return ranker, manifest, sha

@@ -133,6 +133,21 @@ def test_real_server_end_to_end(deployment):
             while http.get("/ready").json()["model_version"] != "real-encoder-2":
                 assert time.monotonic() < deadline, "model not swapped in"
                 time.sleep(0.25)
+            # a corrupt promotion under the running server is refused; the served model stays, and so do answers
+            good = copy_model(settings.model_dir, settings.model_dir.parent / "good-ranker")
+            copy_model(settings.model_dir, settings.model_dir, "real-encoder-3")
+            largest = max((p for p in settings.model_dir.iterdir() if p.name != "manifest.json"),
+                          key=lambda p: p.stat().st_size)
+            with open(largest, "r+b") as fh:
+                fh.seek(largest.stat().st_size // 2)
+                fh.write(b"corrupt")
+            refused = http.post("/v1/admin/reload", headers=write)
+            assert refused.status_code == 409 and refused.json()["error"]["code"] == "model_refused"
+            time.sleep(2)  # four poll intervals: the poller skips the refused manifest
+            assert http.get("/ready").json()["model_version"] == "real-encoder-2"
+            assert http.get("/v1/organisations/radar-kr-8/partners", params={"k": 3},
+                            headers=read).json()["model_version"] == "real-encoder-2"
+            copy_model(good, settings.model_dir)
     finally:
         server.stop()
 

@@ -1,5 +1,6 @@
 """Faults a real deployment meets: a writer killed mid-write, temporary files of dead writers, a half-done
-directory swap. Nothing a killed process started may be lost or left behind for good."""
+directory swap, a state folder that cannot be written. Nothing a killed process started may be lost or left
+behind for good, and nothing a failed write touched may change what is served."""
 
 from __future__ import annotations
 
@@ -45,6 +46,77 @@ def test_a_swap_killed_between_its_two_renames_is_undone(tmp_path):
     assert (target / "head.txt").read_text() == "v1" and not (tmp_path / ".ranker.old").exists()
 
 
+def test_a_model_promotion_killed_between_its_renames_still_serves_the_previous_model(tmp_path):
+    from tests.api_support import synthetic_corridor, train_model
+
+    model = train_model(tmp_path / "ranker")
+    model.rename(tmp_path / ".ranker.old")  # the promotion moved the old version aside and died
+    corridor = synthetic_corridor(model, f"sqlite:///{tmp_path / 'corridor.db'}")
+    assert corridor.readiness()["model_version"] == "synthetic-1"
+    assert not model.exists()  # a reader never moves files; the next promotion finishes the recovery
+
+
+def test_an_unwritable_vector_cache_keeps_vectors_in_memory_and_says_so(tmp_path, caplog):
+    import numpy as np
+
+    from recommender.profiles.encoder import VectorCache
+
+    (tmp_path / "a-file").write_text("not a folder")
+    cache = VectorCache(tmp_path / "a-file" / "vectors")  # cannot be created, even by root
+    vector = np.ones((1, 4), dtype=np.float32) / 2
+    cache.add(["k1"], vector)
+    cache.add(["k2"], vector)
+    assert np.allclose(cache.get("k1"), vector[0]) and cache.get("k2") is not None
+    assert cache.write_errors == 2
+    assert sum("not writable" in r.message for r in caplog.records) == 1  # one warning, not one per write
+
+
+def test_a_read_only_database_refuses_writes_with_503_and_the_served_index_is_unchanged(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from recommender.settings import Settings
+    from tests.api_support import synthetic_corridor
+
+    settings = Settings(state_dir=tmp_path / "state", model_poll_seconds=0)
+    corridor = synthetic_corridor(None, settings.database_url)
+    _, secret = corridor.store.create_key("write", "tests")
+    corridor.store.close()
+    database = tmp_path / "state" / "corridor.db"
+    corridor.store = Store(f"sqlite:///file:{database}?mode=ro&uri=true")  # the state folder went read-only
+    body = {"id": "kr-ro", "name": "Read Only Sonar", "country": "KR", "description": "Naval sonar systems."}
+    with TestClient(create_app(settings, corridor), raise_server_exceptions=False) as client:
+        headers = {"X-API-Key": secret}
+        refused = client.post("/v1/organisations", json=body, headers=headers)
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "5", refused.text
+        assert refused.json()["error"]["code"] == "database_unavailable"
+        assert "readonly" in refused.json()["error"]["message"].replace("-", "").replace(" ", "")
+        assert client.get("/v1/organisations/kr-ro", headers=headers).status_code == 404  # not served
+        assert client.get("/v1/instruments", headers=headers).status_code == 200  # reads go on
+    assert "kr-ro" not in corridor.serving.index.row_of
+
+
+KILL_BEFORE_COMMIT = """
+import os, signal, sys
+from sqlalchemy import text
+from sqlalchemy.orm.session import SessionTransaction
+
+commit = SessionTransaction.commit
+
+def die(self, *args, **kwargs):
+    if self.session._flushing or self._parent is not None or not self.session.new:
+        return commit(self, *args, **kwargs)  # not the transaction that writes the organisations
+    self.session.flush()  # every row is written into the open transaction...
+    written = self.session.execute(text("SELECT count(*) FROM user_organisations")).scalar()
+    print("rows written", written, file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # ...and the writer dies before it commits
+
+SessionTransaction.commit = die
+from cli import main
+main()
+"""
+
+
 @pytest.mark.slow
 def test_kill_9_during_data_add_stores_all_or_nothing_and_a_rerun_adds_everything(tmp_path):
     rows = 20_000
@@ -55,8 +127,15 @@ def test_kill_9_during_data_add_stores_all_or_nothing_and_a_rerun_adds_everythin
            "CORRIDOR_DATABASE_URL": ""}
     command = [sys.executable, "-c", "from cli import main; main()", "data", "add", "--file", str(orgs)]
     database = tmp_path / "state" / "corridor.db"
+    # deterministic: killed inside the transaction, after all its rows were written and before the commit
+    killed = subprocess.run([sys.executable, "-c", KILL_BEFORE_COMMIT, *command[3:]], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert f"rows written {rows}" in killed.stderr  # seen inside the transaction, never committed
+    with Store(f"sqlite:///{database}") as store:
+        assert store.organisations() == [] and store.changes() == []
     counts = []
-    for delay in (0.5, 1.5, 3.0):
+    for delay in (0.5, 2.0):  # and at moments the test does not choose
         database.unlink(missing_ok=True)
         writer = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -65,17 +144,11 @@ def test_kill_9_during_data_add_stores_all_or_nothing_and_a_rerun_adds_everythin
         time.sleep(delay)
         writer.send_signal(signal.SIGKILL)
         writer.wait()
-        store = Store(f"sqlite:///{database}")
-        try:
+        with Store(f"sqlite:///{database}") as store:
             counts.append(len(store.organisations()))
-        finally:
-            store.close()
     assert set(counts) <= {0, rows}, counts  # one transaction: never a part of the file
     rerun = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    store = Store(f"sqlite:///{database}")
-    try:
+    with Store(f"sqlite:///{database}") as store:
         assert len(store.organisations()) == rows
-    finally:
-        store.close()
     assert not [p for p in (tmp_path / "state").rglob("*.tmp")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,8 @@ import numpy as np
 
 from recommender.atomic import remove_stale_temporaries, temporary_prefix
 from recommender.errors import CorridorError
+
+log = logging.getLogger(__name__)
 
 
 class EncoderError(CorridorError):
@@ -64,6 +67,7 @@ class VectorCache:
         self.folder = folder
         self._vectors: dict[str, np.ndarray] = {}
         self._loaded = False
+        self.write_errors = 0  # shards that could not be written (their vectors are kept in memory)
 
     def _load(self) -> None:
         if self._loaded:
@@ -90,21 +94,37 @@ class VectorCache:
         return len(self._vectors)
 
     def add(self, keys: list[str], vectors: np.ndarray) -> None:
-        """Persist a new shard; the vector file is written first and renamed into place, keys last."""
+        """Persist a new shard; the vector file is written first and renamed into place, keys last. A folder
+        that cannot be written (read-only, full, not a folder) costs only the persistence: the vectors are
+        kept in memory, a warning names the folder, and the encoding goes on."""
         self._load()
         if not keys:
             return
+        try:
+            self._write_shard(keys, vectors)
+        except OSError as exc:
+            self.write_errors += 1
+            if self.write_errors == 1:
+                log.warning("vector cache %s is not writable (%s); new vectors are kept in memory only",
+                            self.folder, exc.strerror or exc)
+            self.seed(keys, vectors.astype(np.float16).astype(np.float32))
+
+    def _write_shard(self, keys: list[str], vectors: np.ndarray) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = f"shard-{hashlib.sha256(''.join(keys).encode()).hexdigest()[:16]}"
         for leftover in (self.folder / f"{stem}.npy", self.folder / f"{stem}.keys.json"):
             remove_stale_temporaries(leftover)
         tmp = self.folder / f"{temporary_prefix(self.folder / f'{stem}.npy')}tmp"
-        with open(tmp, "wb") as fh:
-            np.save(fh, vectors.astype(np.float16))  # half precision: cosine error ~1e-3, half the disk
-        os.replace(tmp, self.folder / f"{stem}.npy")
         tmp_keys = self.folder / f"{temporary_prefix(self.folder / f'{stem}.keys.json')}tmp"
-        tmp_keys.write_text(json.dumps(keys))
-        os.replace(tmp_keys, self.folder / f"{stem}.keys.json")
+        try:
+            with open(tmp, "wb") as fh:
+                np.save(fh, vectors.astype(np.float16))  # half precision: cosine error ~1e-3, half the disk
+            os.replace(tmp, self.folder / f"{stem}.npy")
+            tmp_keys.write_text(json.dumps(keys))
+            os.replace(tmp_keys, self.folder / f"{stem}.keys.json")
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp_keys.unlink(missing_ok=True)
         stored = vectors.astype(np.float16).astype(np.float32)  # what a reload will see
         self._vectors.update(zip(keys, stored, strict=True))
 
