@@ -16,7 +16,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.schemas import NON_BLANK
 from recommender.artifacts import ModelIntegrityError
+from recommender.catalogue.useradd import ID_PATTERN as ORG_ID_PATTERN
 from recommender.errors import (
     ConsortiumFormatError,
     CorridorError,
@@ -110,11 +112,21 @@ def _core_error(exc: CorridorError) -> tuple[int, str, Any]:
     return 400, "bad_request", None
 
 
+PATTERN_MESSAGES = {
+    NON_BLANK: "must contain text, not only spaces",
+    ORG_ID_PATTERN.pattern: "invalid id: use letters, digits, '.', '_' or '-' (at most 80)",
+}
+
+
+def _message(err: dict) -> str:
+    if err.get("type") == "string_pattern_mismatch":
+        return PATTERN_MESSAGES.get((err.get("ctx") or {}).get("pattern"), err.get("msg", ""))
+    return err.get("msg", "")
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict]:
-    out = []
-    for err in exc.errors():
-        out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type")})
-    return out
+    return [{"loc": [str(p) for p in err.get("loc", ())], "msg": _message(err), "type": err.get("type")}
+            for err in exc.errors()]
 
 
 def install_error_handlers(app: FastAPI) -> None:

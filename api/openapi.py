@@ -1,6 +1,7 @@
 """The served OpenAPI schema states what the server accepts: priority, instrument and action-type ids are enums
-built from the taxonomy and rules files the server loads (settings), not hard-coded, and country fields list
-the known country codes, so a request the schema calls valid names things the server knows.
+built from the taxonomy and rules files the server loads (settings), not hard-coded; a consortium's action
+type is one of its instrument's; country fields list the known country codes. A request the schema calls
+valid names things the server knows.
 
 Pydantic models cannot know these ids (they are data), so the generated schema is completed here once, when
 it is first served.
@@ -39,6 +40,8 @@ def known_ids(settings: Settings) -> dict[str, list[str]]:
         rulebook = load_rulebook(settings.rules_file)
         ids["instrument"] = rulebook.instrument_ids
         ids["action_type"] = sorted({a for i in rulebook.instruments.values() for a in i.action_types})
+        ids.update({f"action_type:{i}": sorted(x.action_types) for i, x in rulebook.instruments.items()})
+        ids["product_category"] = sorted(rulebook.product_categories)
     except (CorridorError, OSError):
         pass
     return ids
@@ -81,12 +84,27 @@ def complete_schema(spec: dict[str, Any], ids: dict[str, list[str]]) -> dict[str
         if ids.get("action_type") and "action_type" in properties:
             properties["action_type"] = _enum(properties["action_type"], ids["action_type"])
             properties["action_type"]["description"] = "An action type of the instrument (GET /v1/instruments/{id})."
+        if ids.get("product_category") and "product_category" in properties:
+            properties["product_category"] = _enum(properties["product_category"], ids["product_category"])
         for field in COUNTRY_FIELDS:
             if field in properties:
                 properties[field] = _enum(properties[field], COUNTRY_CODES)
         if priorities and "technology_areas" in properties:
             properties["technology_areas"]["items"] = {"type": "string", "enum": priorities}
+    if instruments and "ConsortiumIn" in components:
+        components["ConsortiumIn"]["anyOf"] = _action_types_per_instrument(instruments, ids)
     return spec
+
+
+def _action_types_per_instrument(instruments: list[str], ids: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """One alternative per instrument: its id and the action types it defines (none: no action type)."""
+    alternatives = []
+    for instrument in instruments:
+        actions = ids.get(f"action_type:{instrument}", [])
+        action: dict[str, Any] = {"anyOf": [{"type": "string", "enum": actions}, {"type": "null"}]} if actions \
+            else {"type": "null"}
+        alternatives.append({"properties": {"instrument": {"const": instrument}, "action_type": action}})
+    return alternatives
 
 
 def schema_builder(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:

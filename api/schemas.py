@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
+from recommender.catalogue.useradd import ID_PATTERN as ORG_ID_PATTERN
+
 
 def _integral_float_to_int(value: Any) -> Any:
     """JSON has one number type: 68.0 is the integer 68 (JSON Schema agrees); 68.5 stays a float and is refused."""
@@ -29,7 +31,8 @@ OrgRegion = Literal["EU27", "EEA-EFTA", "UA", "KR", "OTHER", "EUROPE"]
 FeedbackVerdict = Literal["contacted", "accepted", "declined", "irrelevant"]
 
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
+ID_PATTERN = ORG_ID_PATTERN.pattern
+NON_BLANK = r"[^\s\x1c-\x1f\x85]"  # at least one character that is not white space in Python or JSON Schema
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 EXAMPLE_ORG = {
@@ -209,10 +212,11 @@ class OrganisationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_ORG]})
 
     id: str = Field(pattern=ID_PATTERN, description="Letters, digits, '.', '_' or '-' (at most 80).")
-    name: str = Field(min_length=1, max_length=300)
+    name: str = Field(min_length=1, max_length=300, pattern=NON_BLANK)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2; EL and UK accepted.")
     description: str = Field(
-        min_length=1, max_length=5000, description="What the organisation makes and does (never whom it works with)."
+        min_length=1, max_length=5000, pattern=NON_BLANK,
+        description="What the organisation makes and does (never whom it works with).",
     )
     short_name: str | None = Field(None, max_length=100)
     control_country: str | None = Field(None, min_length=2, max_length=2)
@@ -224,7 +228,7 @@ class OrganisationIn(BaseModel):
 
 
 class OrganisationUpdate(BaseModel):
-    """The full new record of an organisation (PUT replaces it); ``id`` may be omitted (the path's id)."""
+    """The full new record of an organisation (PUT replaces it); the path names the organisation."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -232,10 +236,9 @@ class OrganisationUpdate(BaseModel):
         json_schema_extra={"examples": [{k: v for k, v in EXAMPLE_ORG.items() if k != "id"}]},
     )
 
-    id: str | None = Field(None, pattern=ID_PATTERN, description="If given, must equal the path's id.")
-    name: str = Field(min_length=1, max_length=300)
+    name: str = Field(min_length=1, max_length=300, pattern=NON_BLANK)
     country: str = Field(min_length=2, max_length=2)
-    description: str = Field(min_length=1, max_length=5000)
+    description: str = Field(min_length=1, max_length=5000, pattern=NON_BLANK)
     short_name: str | None = Field(None, max_length=100)
     control_country: str | None = Field(None, min_length=2, max_length=2)
     activity_type: ActivityType | None = None
@@ -398,16 +401,18 @@ class MemberIn(BaseModel):
         extra="forbid", strict=True,
         json_schema_extra={
             "description": "A consortium member: a catalogue `id` (the rest completed from the catalogue) or a "
-            "`country` (ISO 3166-1 alpha-2) at least.",
+            "`name` and `country` (ISO 3166-1 alpha-2) at least.",
             "anyOf": [
-                {"required": ["id"], "properties": {"id": {"type": ["string", "integer"]}}},
-                {"required": ["country"], "properties": {"country": {"type": "string"}}},
+                {"required": ["id"], "properties": {"id": {"anyOf": [{"type": "string", "pattern": NON_BLANK},
+                                                                     {"type": "integer"}]}}},
+                {"required": ["name", "country"],
+                 "properties": {"name": {"type": "string"}, "country": {"type": "string"}}},
             ],
         },
     )
 
     id: str | int | None = Field(None, examples=["kr-hanwha-aerospace"])
-    name: str | None = Field(None, max_length=300)
+    name: str | None = Field(None, max_length=300, pattern=NON_BLANK)
     country: str | None = Field(None, max_length=8, examples=["FR"])
     control_country: str | None = Field(None, max_length=8)
     role: str | None = Field(None, max_length=64, examples=["coordinator"])

@@ -243,7 +243,9 @@ def test_add_organisation_errors(api):
     err = error(api.post("/v1/organisations", {**NEW_ORG, "technology_areas": ["warp"]}, key="write"), 422,
                 "invalid_organisation")
     assert err["details"]["field"] == "technology_areas"
-    error(api.post("/v1/organisations", {**NEW_ORG, "description": "   "}, key="write"), 422, "invalid_organisation")
+    blank = error(api.post("/v1/organisations", {**NEW_ORG, "description": "   "}, key="write"), 422,
+                  "validation_error")
+    assert blank["message"] == "description: must contain text, not only spaces"
     missing = {k: v for k, v in NEW_ORG.items() if k != "name"}
     err = error(api.post("/v1/organisations", missing, key="write"), 422, "validation_error")
     assert err["details"][0]["loc"] == ["body", "name"]
@@ -274,9 +276,9 @@ def test_put_creates_then_replaces(api):
     admin = api.store.create_key("admin", "tests")[1]
     over = api.put("/v1/organisations/drones-eu-0", {**body, "name": "Drones Org 0", "country": "FR"}, key=admin)
     assert over.status_code == 200 and over.json()["characteristic_projects"]
-    error(api.put("/v1/organisations/kr-put", {**body, "id": "other"}), 422, "invalid_organisation")
+    error(api.put("/v1/organisations/kr-put", {**body, "id": "kr-put"}), 422, "validation_error")  # the path names it
     error(api.put("/v1/organisations/kr-put", {**body, "country": "XX"}), 422, "invalid_organisation")
-    error(api.put("/v1/organisations/bad%20id", body), 422, "invalid_organisation")
+    error(api.put("/v1/organisations/bad%20id", body), 422, "validation_error")
 
 
 # ---- partners, match, pairings --------------------------------------------------------------------------------
@@ -357,6 +359,16 @@ def test_eligibility_with_members_given_by_id(api):
     assert korean["verdict"] == "INELIGIBLE"
     failed = [r for r in korean["rules"] if r["status"] == "failed"]
     assert failed and all(r["fix_hint"] for r in failed)
+
+
+def test_the_schema_ties_each_action_type_to_its_instrument(api):
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["ConsortiumIn"]
+    branches = {b["properties"]["instrument"]["const"]: b["properties"]["action_type"] for b in schema["anyOf"]}
+    assert branches["edip"]["anyOf"][0]["enum"] == ["common-procurement", "industrial-reinforcement"]
+    assert branches["safe"] == {"type": "null"}  # an instrument without action types takes none
+    members = [{"name": "A", "country": "FR"}]
+    error(api.post("/v1/eligibility", {"instrument": "safe", "action_type": "standard", "members": members}),
+          422, "invalid_consortium")
 
 
 def test_eligibility_errors(api):
@@ -669,7 +681,7 @@ def test_a_write_key_cannot_change_a_catalogue_organisation_but_an_admin_overlay
 def test_a_write_key_changes_only_what_it_added(api):
     assert api.post("/v1/organisations", NEW_ORG, key="write").status_code == 201
     other = {"X-API-Key": api.store.create_key("write", "someone else")[1]}
-    update = {**NEW_ORG, "description": "Now it makes submarines."}
+    update = {**{k: v for k, v in NEW_ORG.items() if k != "id"}, "description": "Now it makes submarines."}
     error(api.put(f"/v1/organisations/{NEW_ORG['id']}", update, key=other["X-API-Key"]), 403, "change_refused")
     assert api.put(f"/v1/organisations/{NEW_ORG['id']}", update, key="write").status_code == 200
     actions = [c["action"] for c in api.get(f"/v1/organisations/{NEW_ORG['id']}/changes").json()["changes"]]
@@ -683,7 +695,7 @@ def test_what_the_schema_allows_is_accepted_and_what_is_refused_the_schema_says(
     assert out.status_code == 200, out.text  # 68.0 is the JSON integer 68
     error(api.post("/v1/consortia", {"lead": "drones-eu-0", "instrument": "edf-research", "pool": 68.5}), 422,
           "validation_error")
-    assert [branch["required"] for branch in schemas["MemberIn"]["anyOf"]] == [["id"], ["country"]]
+    assert [branch["required"] for branch in schemas["MemberIn"]["anyOf"]] == [["id"], ["name", "country"]]
     assert api.post("/v1/eligibility", {"instrument": "edip", "members": [{}]}).status_code == 422
     areas = schemas["OrganisationIn"]["properties"]["technology_areas"]["items"]
     assert areas.get("minLength") == 1 or (areas.get("enum") and "" not in areas["enum"])

@@ -22,6 +22,7 @@ from api.schemas import (
     RecommendationList,
     Region,
 )
+from recommender.catalogue.useradd import ID_PATTERN as ORG_ID_PATTERN
 from recommender.ranking.index import Query as RankQuery
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 OrgId = Annotated[
     str,
     Path(
-        min_length=1, max_length=80, description="Organisation id (PIC or curated id).",
+        min_length=1, max_length=80, pattern=ORG_ID_PATTERN.pattern, description="Organisation id (PIC or curated id).",
         openapi_examples={"curated": {"value": "kr-hanwha-aerospace"}, "pic": {"value": "999993953"}},
     ),
 ]
