@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.deps import known_query_parameters
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.openapi import schema_builder
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, corridor: Corridor | None = Non
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "health", "description": "Liveness and readiness (no key)."},
             {"name": "organisations", "description": "Search, profiles, additions, ranked partners."},
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None, corridor: Corridor | None = Non
     app.openapi = schema_builder(app, settings)  # type: ignore[method-assign]
     for module in (health, organisations, ranking, rules, feedback, model):
         app.include_router(module.router)
+    install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # added last: outermost, so even a 413 carries the CORS headers
         app.add_middleware(

@@ -117,6 +117,19 @@ def test_ready_is_503_without_a_model_but_the_rest_serves(make_api):
     assert api.get("/v1/instruments").status_code == 200
 
 
+def test_docs_and_redoc_load_every_asset_from_the_server_itself(api):
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = api.get(page, key=None)
+        assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+        assets = re.findall(r'(?:src|href)=["\']([^"\']+)["\']|url: ["\']([^"\']+)["\']', html.text)
+        urls = [a or b for a, b in assets]
+        assert urls and not [u for u in urls if "://" in u or u.startswith("//")], urls
+        for url in urls:
+            assert api.get(url, key=None).status_code == 200, url
+
+
 def test_docs_and_schema_are_public_and_every_route_has_examples(api):
     assert api.get("/docs", key=None).status_code == 200
     spec = api.get("/openapi.json", key=None).json()
