@@ -26,6 +26,7 @@ from recommender import __version__
 from recommender.errors import CorridorError
 from recommender.service import Corridor, open_corridor
 from recommender.settings import Settings, get_settings
+from web.pages import install_web
 
 log = logging.getLogger("corridor.api")
 API_BUSY_SECONDS = 5  # a request waits at most this long for another writer, then gets 503 with Retry-After
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, corridor: Corridor | None = Non
     for module in (health, organisations, ranking, rules, feedback, model):
         app.include_router(module.router)
     install_docs(app)
+    install_web(app, settings.session_secret, settings.session_hours)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # added last: outermost, so even a 413 carries the CORS headers
         app.add_middleware(

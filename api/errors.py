@@ -78,7 +78,7 @@ HTTP_CODES = {
 }
 
 
-def _core_error(exc: CorridorError) -> tuple[int, str, Any]:
+def core_error(exc: CorridorError) -> tuple[int, str, Any]:
     if isinstance(exc, UnknownOrganisationError):
         return 404, "unknown_organisation", {"id": exc.org_id}
     if isinstance(exc, UnknownInstrumentError):
@@ -137,7 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CorridorError)
     async def _corridor_error(request: Request, exc: CorridorError) -> JSONResponse:
-        status, code, details = _core_error(exc)
+        status, code, details = core_error(exc)
         headers = None
         if isinstance(exc, StoreUnavailableError):
             headers = {"Retry-After": str(exc.retry_after_seconds)}

@@ -394,6 +394,15 @@ class Corridor:
             raise ForbiddenError(key.scope, scope)
         return key
 
+    def active_key(self, key_id: int, scope: str) -> ApiKey:
+        """The key ``key_id`` (a web session names it) if it is still active and allows ``scope``."""
+        key = next((k for k in self.store.keys() if k.id == key_id), None)
+        if key is None or key.revoked:
+            raise UnauthorizedError("the key of this session was revoked: sign in again")
+        if not key.allows(scope):
+            raise ForbiddenError(key.scope, scope)
+        return key
+
     def create_key(self, scope: str, name: str | None = None) -> tuple[ApiKey, str]:
         return self.store.create_key(scope, name)
 

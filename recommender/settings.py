@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     # Largest accepted request body in bytes (larger: 413).
     max_body_bytes: int = Field(65536, gt=0)
+    session_secret: str | None = None  # signs web sign-in cookies; unset: a random one per server start
+    session_hours: float = Field(8.0, gt=0)
     # Seconds between checks of the model directory for a newly promoted model (0: never poll).
     model_poll_seconds: float = Field(30.0, ge=0)
 

@@ -1,0 +1,104 @@
+"""The web pages over a synthetic world: sign-in with a signed HttpOnly cookie, CSRF on every form, sign-out,
+search with filters in the URL, and HTML (never JSON or a traceback) for errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from recommender.settings import Settings
+from tests.api_support import copy_model, synthetic_corridor, train_model
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    return train_model(tmp_path_factory.mktemp("web-model") / "ranker")
+
+
+@pytest.fixture
+def web(tmp_path, trained_model):
+    settings = Settings(state_dir=tmp_path / "state", model_poll_seconds=0, session_secret="test-secret")
+    corridor = synthetic_corridor(copy_model(trained_model, tmp_path / "ranker"), settings.database_url)
+    with TestClient(create_app(settings, corridor), base_url="http://127.0.0.1") as client:
+        client.read_key = corridor.store.create_key("read", "web tests")[1]
+        client.corridor = corridor
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def sign_in(web, key: str | None = None, next_url: str = "/search"):
+    form = web.get(f"/signin?next={next_url}")
+    return web.post("/signin", data={"key": key or web.read_key, "csrf": csrf_of(form.text), "next": next_url},
+                    follow_redirects=False)
+
+
+def test_pages_redirect_to_sign_in_until_a_valid_key_signs_in(web):
+    first = web.get("/search?q=drones", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/signin?next=%2Fsearch%3Fq%3Ddrones"
+    refused = sign_in(web, key="not-a-key")
+    assert refused.status_code == 303 and "error=" in refused.headers["location"]
+    page = web.get(refused.headers["location"])
+    assert page.status_code == 401 and "unknown or revoked API key" in page.text
+    signed = sign_in(web, next_url="/search?q=drones")
+    assert signed.status_code == 303 and signed.headers["location"] == "/search?q=drones"
+    cookie = signed.headers["set-cookie"]
+    assert "corridor_session=" in cookie and "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+    assert web.read_key not in cookie
+    page = web.get("/search?q=drones")
+    assert page.status_code == 200 and web.read_key not in page.text
+
+
+def test_sign_in_needs_the_forms_csrf_token(web):
+    web.get("/signin")
+    forged = web.post("/signin", data={"key": web.read_key, "csrf": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403 and "corridor_session" not in forged.headers.get("set-cookie", "")
+
+
+def test_sign_out_needs_csrf_and_then_every_page_redirects(web):
+    sign_in(web)
+    forged = web.post("/signout", data={"csrf": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403 and web.get("/search", follow_redirects=False).status_code == 200
+    token = csrf_of(web.get("/search").text)
+    out = web.post("/signout", data={"csrf": token}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/signin"
+    assert web.get("/search", follow_redirects=False).status_code == 303
+
+
+def test_a_revoked_key_ends_its_sessions(web):
+    sign_in(web)
+    key_id = next(k.id for k in web.corridor.keys() if k.name == "web tests")
+    web.corridor.revoke_key(key_id)
+    assert web.get("/search", follow_redirects=False).status_code == 303
+
+
+def test_a_tampered_cookie_is_no_session(web):
+    sign_in(web)
+    value = web.cookies.get("corridor_session")
+    web.cookies.clear()
+    web.cookies.set("corridor_session", value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    assert web.get("/search", follow_redirects=False).status_code == 303
+
+
+def test_search_keeps_its_filters_in_the_url_and_pages(web):
+    sign_in(web)
+    page = web.get("/search?q=drones&region=EUROPE")
+    assert page.status_code == 200
+    assert 'value="drones"' in page.text and '<option value="EUROPE" selected>' in page.text
+    names = re.findall(r'<a href="/organisations/([^"]+)">', page.text)
+    assert names and not [name for name in names if name.startswith(("kr-", "drones-kr"))], names
+    assert "No organisation matches" in web.get("/search?q=zzzzqqqxx").text
+
+
+def test_an_unknown_priority_is_an_html_error_naming_it(web):
+    sign_in(web)
+    page = web.get("/search?priority=warp-drives")
+    assert page.status_code == 422 and "text/html" in page.headers["content-type"]
+    assert "warp-drives" in page.text and "Traceback" not in page.text
