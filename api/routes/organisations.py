@@ -51,8 +51,9 @@ InstrumentParam = Annotated[
     "",
     response_model=OrganisationPage,
     summary="Search organisations",
-    description="Named organisations filtered by text (substring of name, short name or description), country, "
-    "region, activity type and priority (score >= 0.5, sorted by it; otherwise sorted by name).",
+    description="Named organisations by text, ranked by name relevance (tolerant of case, punctuation, typos "
+    "and acronyms; a description containing the text ranks below name matches), filtered by country, region, "
+    "activity type and priority (score >= 0.5). Without a text: by priority score, or else by name.",
     responses=responses(401, 403, 422),
 )
 def search_organisations(

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from rapidfuzz import fuzz, process
+from rapidfuzz import utils as fuzz_utils
 
 from recommender.catalogue.countries import normalise_country
 from recommender.ranking.index import EUROPE_REGIONS, Query, RankingIndex
@@ -93,6 +95,8 @@ def top_pairings(
 
 # ---------------------------------------------------------------------------------------------------------
 REGION_FILTERS = ("EU27", "EEA-EFTA", "UA", "KR", "OTHER", "EUROPE")
+NAME_MATCH_FLOOR = 80.0  # below this a fuzzy name match is noise ("etri" against every long name)
+DESCRIPTION_MATCH = 60.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,27 @@ class OrganisationSearch:
         by_name = np.lexsort((np.arange(len(orgs)), orgs["name"].fillna("").str.lower().to_numpy(dtype=str)))
         self.name_rank = np.empty(len(orgs), dtype=np.int64)
         self.name_rank[by_name] = np.arange(len(orgs))
+        self.names_folded = [fuzz_utils.default_process(n) for n in orgs["name"].fillna("")]
+        self.short_folded = [fuzz_utils.default_process(n) for n in orgs["short_name"].fillna("")]
+
+    def relevance(self, text: str) -> np.ndarray:
+        """How well each organisation's name answers ``text``, 0-110, tolerant of case, punctuation, typos
+        and acronyms: the best of a weighted fuzzy ratio on the name and a plain ratio on the short name, +10
+        for an exact name or acronym, +5 for a name that starts with it; a description that contains the text
+        counts as 60 (below any good name match). 0 for no match."""
+        query = fuzz_utils.default_process(text)
+        if not query:
+            return np.zeros(len(self.names_folded), dtype=np.float32)
+        name = process.cdist([query], self.names_folded, scorer=fuzz.WRatio, dtype=np.float32, workers=1)[0]
+        short = process.cdist([query], self.short_folded, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        score = np.maximum(name, short)
+        score[score < NAME_MATCH_FLOOR] = 0.0
+        exact = (np.asarray(self.names_folded, dtype=object) == query) | (np.asarray(self.short_folded, dtype=object)
+                                                                           == query)
+        starts = np.fromiter((n.startswith(query) for n in self.names_folded), bool, len(self.names_folded))
+        score += np.where(exact, 10.0, np.where(starts, 5.0, 0.0)).astype(np.float32) * (score > 0)
+        in_text = pd.Series(self.haystack).str.contains(text.strip().lower(), regex=False).to_numpy()
+        return np.where((score == 0) & in_text, DESCRIPTION_MATCH, score).astype(np.float32)
 
     def search(
         self,
@@ -131,11 +156,14 @@ class OrganisationSearch:
         limit: int = 20,
         offset: int = 0,
     ) -> SearchResult:
-        """A page of matching rows: by priority score (descending) when a priority is given, else by name."""
+        """A page of matching rows: by name relevance when there is a text (ties: more projects first), else by
+        priority score (descending) when a priority is given, else by name."""
         index = self.index
         mask = self.named.copy()
+        relevance = None
         if text and text.strip():
-            mask &= pd.Series(self.haystack).str.contains(text.strip().lower(), regex=False).to_numpy()
+            relevance = self.relevance(text)
+            mask &= relevance > 0
         if country:
             mask &= index.countries == normalise_country(country)
         if region:
@@ -152,7 +180,11 @@ class OrganisationSearch:
             rows, column = rows[keep], column[keep]
             order = np.lexsort((rows, -column))
             rows, scores = rows[order], column[order]
-        else:
+        if relevance is not None:
+            order = np.lexsort((self.name_rank[rows], -index.experience[rows], -np.round(relevance[rows], 1)))
+            rows = rows[order]
+            scores = None if scores is None else scores[order]
+        elif priority is None:
             rows = rows[np.argsort(self.name_rank[rows], kind="stable")]
         page = slice(offset, offset + limit)
         return SearchResult(len(rows), rows[page], None if scores is None else scores[page])
