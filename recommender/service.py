@@ -444,6 +444,30 @@ class Corridor:
         return organisation_profile(serving.index.catalogue, serving.index.profiles, org_id, top=top,
                                     tagger=serving.tagger)
 
+    def organisation_page(self, org_id: str) -> dict:
+        """An organisation for a person: profile, defence track record, known partners and eligibility under
+        every instrument."""
+        from recommender.organisation_page import eligibility_by_instrument, known_partners, track_record
+
+        index = self.serving.index
+        profile = self.profile(org_id)
+        row = index.row(org_id)
+        return {**profile, "track_record": track_record(index, row), "known_partners": known_partners(index, row),
+                "eligibility": eligibility_by_instrument(index, row)}
+
+    def partners_page(self, org_id: str, priority: str | None, instrument: str | None, region: str,
+                      kind: str | None, include_known: bool, k: int) -> dict:
+        """Ranked new partners of ``org_id`` for a person: the organisation, and its partners with ineligible
+        ones kept and flagged (a person decides), at most MAX_PAIRINGS."""
+        query = Query(org_id=org_id, region=region, instrument=instrument, priority=priority, kind=kind,
+                      include_known=include_known, keep_ineligible=instrument is not None)
+        ranked = self.recommend(query, max(1, min(k, MAX_PAIRINGS))).to_dict()
+        return {**ranked, "organisation": self.profile(org_id, top=0)["organisation"]}
+
+    def page_options(self) -> dict:
+        """The choices a page offers: priority ids and instrument ids."""
+        return {"priorities": self.source.taxonomy().ids, "instruments": self.source.rulebook().instrument_ids}
+
     def recommend(self, query: Query, k: int = 10) -> Ranked:
         """Ranked partners for an organisation or a free text, with explanations and eligibility."""
         query = replace(query, priority=self.priority_id(query.priority))

@@ -102,3 +102,30 @@ def test_an_unknown_priority_is_an_html_error_naming_it(web):
     page = web.get("/search?priority=warp-drives")
     assert page.status_code == 422 and "text/html" in page.headers["content-type"]
     assert "warp-drives" in page.text and "Traceback" not in page.text
+
+
+def test_an_organisation_page_shows_track_record_partners_and_each_instruments_verdict_with_citation(web):
+    sign_in(web)
+    page = web.get("/organisations/drones-kr-10")
+    assert page.status_code == 200, page.text
+    assert "Drones Org 10" in page.text and "European Defence Fund consortia: <strong>2</strong>" in page.text
+    assert '<a href="/organisations/drones-kr-8">Drones Org 8</a>' in page.text
+    edf = page.text[page.text.index("<strong>edf-research</strong>"):]
+    assert 'verdict-ineligible">INELIGIBLE' in edf[:200] and "Regulation (EU) 2021/697" in edf
+    missing = web.get("/organisations/no-such-org")
+    assert missing.status_code == 404 and "no-such-org" in missing.text
+    assert "text/html" in missing.headers["content-type"]
+
+
+def test_partners_page_ranks_with_explanations_and_eligibility_badges_and_keeps_filters_in_the_url(web):
+    sign_in(web)
+    url = "/organisations/drones-kr-10/partners?priority=unmanned&instrument=edf-research&region=EU&include_known=true"
+    page = web.get(url)
+    assert page.status_code == 200, page.text
+    assert page.text.count('class="partner"') >= 3 and "Why: " in page.text and "past partner" in page.text
+    assert 'edf-research: ELIGIBLE' in page.text and '<option value="EU" selected>' in page.text
+    first = re.search(r'<li class="partner">\s*<h2><a href="/organisations/([^"]+)"', page.text).group(1)
+    api_top = web.corridor.partners_page("drones-kr-10", "unmanned", "edf-research", "EU", None, True, 1)
+    assert first == api_top["results"][0]["org_id"]
+    bad = web.get("/organisations/drones-kr-10/partners?region=MARS")
+    assert bad.status_code == 422 and "region" in bad.text

@@ -131,6 +131,26 @@ def search(request: Request, q: str | None = None, country: str | None = None, r
                 priorities=corridor.source.taxonomy().ids, quote=quote, urlencode=urlencode)
 
 
+@router.get("/organisations/{org_id}")
+def organisation(request: Request, org_id: str) -> HTMLResponse:
+    session = signed_in(request)
+    corridor = _corridor(request)
+    return page(request, session, "organisation.html", lambda: corridor.organisation_page(org_id))
+
+
+@router.get("/organisations/{org_id}/partners")
+def partners(request: Request, org_id: str, priority: str | None = None, instrument: str | None = None,
+             region: str = "ANY", kind: str | None = None, include_known: bool = False, k: int = 20) -> HTMLResponse:
+    session = signed_in(request)
+    corridor = _corridor(request)
+    filters = {"priority": priority or "", "instrument": instrument or "", "region": region, "kind": kind or "",
+               "include_known": include_known, "k": k}
+    return page(request, session, "partners.html",
+                lambda: corridor.partners_page(org_id, priority or None, instrument or None, region, kind or None,
+                                               include_known, k),
+                filters=filters, org_id=org_id, options=corridor.page_options())
+
+
 def install_web(app: FastAPI, session_secret: str | None, session_hours: float) -> None:
     app.state.session_signer = SessionSigner(session_secret, int(session_hours * 3600))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
