@@ -35,3 +35,8 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` as UTF-8 CSV without the index, every text cell spreadsheet-safe."""
     spreadsheet_safe(frame).to_csv(path, index=False)
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """``frame`` as spreadsheet-safe CSV text (for a download)."""
+    return spreadsheet_safe(frame).to_csv(index=False)

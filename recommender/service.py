@@ -464,6 +464,30 @@ class Corridor:
         ranked = self.recommend(query, max(1, min(k, MAX_PAIRINGS))).to_dict()
         return {**ranked, "organisation": self.profile(org_id, top=0)["organisation"]}
 
+    def shortlist(self, ids: list[str], instrument: str | None = None) -> dict:
+        """The shortlisted organisations (unknown ids reported, not dropped) and, with an instrument, the rules
+        engine's verdict on them as a consortium (the first coordinates)."""
+        from recommender.eligibility import consortium_of
+        from recommender.views import organisation_record
+
+        index = self.serving.index
+        members = [organisation_record(index, index.row_of[i]) for i in ids if i in index.row_of]
+        unknown = [i for i in ids if i not in index.row_of]
+        verdict = None
+        if instrument and members:
+            verdict = self.check_consortium(consortium_of(instrument, [m["id"] for m in members]))
+        return {"members": members, "unknown": unknown, "instrument": instrument, "verdict": verdict}
+
+    def shortlist_csv(self, ids: list[str]) -> str:
+        """The shortlist as spreadsheet-safe CSV: id, name, country, region, activity type, SME, city."""
+        import pandas as pd
+
+        from recommender.csvout import csv_text
+
+        columns = ["id", "name", "short_name", "country", "region", "activity_type", "sme", "city"]
+        members = self.shortlist(ids)["members"]
+        return csv_text(pd.DataFrame([{c: m.get(c) for c in columns} for m in members], columns=columns))
+
     def page_options(self) -> dict:
         """The choices a page offers: priority ids and instrument ids."""
         return {"priorities": self.source.taxonomy().ids, "instruments": self.source.rulebook().instrument_ids}

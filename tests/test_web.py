@@ -129,3 +129,25 @@ def test_partners_page_ranks_with_explanations_and_eligibility_badges_and_keeps_
     assert first == api_top["results"][0]["org_id"]
     bad = web.get("/organisations/drones-kr-10/partners?region=MARS")
     assert bad.status_code == 422 and "region" in bad.text
+
+
+def test_shortlist_checks_a_consortium_rule_by_rule_proposes_one_and_exports_safe_csv(web):
+    sign_in(web)
+    token = csrf_of(web.get("/search").text)
+    for org in ("drones-kr-10", "drones-eu-0", "drones-eu-1"):
+        form = {"org_id": org, "csrf": token, "back": "/shortlist"}
+        added = web.post("/shortlist", data=form, follow_redirects=False)
+        assert added.status_code == 303
+    forged = web.post("/shortlist", data={"org_id": "drones-eu-2", "csrf": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403
+    page = web.get("/shortlist?instrument=edf-research")
+    assert page.status_code == 200 and "Drones Org 0" in page.text and "Drones Org 2" not in page.text
+    korean = page.text[page.text.index("Drones Org 10 (KR)"):]
+    assert 'verdict-ineligible">INELIGIBLE' in korean[:400] and "Regulation (EU) 2021/697" in korean[:1500]
+    csv = web.get("/shortlist.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("id,name") and len(csv.text.splitlines()) == 4
+    removed = web.post("/shortlist", data={"org_id": "drones-eu-1", "action": "remove", "csrf": token})
+    assert removed.status_code == 200 and "Drones Org 1<" not in removed.text
+    proposal = web.get("/consortium?lead=drones-kr-10&instrument=edf-research")
+    assert proposal.status_code == 200 and "Proposed consortium under edf-research" in proposal.text

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from api.errors import core_error
 from recommender.errors import CorridorError, UnauthorizedError
 from recommender.service import Corridor
-from web.session import COOKIE, Session, SessionSigner, csrf_matches
+from web.session import COOKIE, SHORTLIST_COOKIE, Session, SessionSigner, csrf_matches
 
 HERE = Path(__file__).parent
 SIGNIN_COOKIE = "corridor_signin_csrf"
@@ -151,10 +151,69 @@ def partners(request: Request, org_id: str, priority: str | None = None, instrum
                 filters=filters, org_id=org_id, options=corridor.page_options())
 
 
+def _shortlist(request: Request) -> list[str]:
+    return _signer(request).shortlist.loads(request.cookies.get(SHORTLIST_COOKIE))
+
+
+def _checked(request: Request, csrf: str) -> Session:
+    session = signed_in(request)
+    if not csrf_matches(session, csrf):
+        raise CsrfFailed(session)
+    return session
+
+
+class CsrfFailed(Exception):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
+@router.post("/shortlist")
+def change_shortlist(request: Request, org_id: str = Form(...), action: str = Form("add"), csrf: str = Form(""),
+                     back: str = Form("/shortlist")) -> Response:
+    _checked(request, csrf)
+    ids = [i for i in _shortlist(request) if i != org_id]
+    if action == "add":
+        ids.append(org_id)
+    response = RedirectResponse(_safe_next(back), 303)
+    response.set_cookie(SHORTLIST_COOKIE, _signer(request).shortlist.dumps(ids), httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/shortlist")
+def shortlist(request: Request, instrument: str | None = None) -> HTMLResponse:
+    session = signed_in(request)
+    corridor = _corridor(request)
+    ids = _shortlist(request)
+    return page(request, session, "shortlist.html", lambda: corridor.shortlist(ids, instrument or None),
+                options=corridor.page_options())
+
+
+@router.get("/shortlist.csv")
+def shortlist_csv(request: Request) -> Response:
+    signed_in(request)
+    text = _corridor(request).shortlist_csv(_shortlist(request))
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="corridor-shortlist.csv"'})
+
+
+@router.get("/consortium")
+def consortium(request: Request, lead: str, instrument: str, priority: str | None = None,
+               size: int = 4) -> HTMLResponse:
+    session = signed_in(request)
+    corridor = _corridor(request)
+    return page(request, session, "consortium.html",
+                lambda: corridor.propose_consortium(lead, instrument, max(2, min(size, 8)), priority or None))
+
+
 def install_web(app: FastAPI, session_secret: str | None, session_hours: float) -> None:
     app.state.session_signer = SessionSigner(session_secret, int(session_hours * 3600))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
     app.include_router(router)
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        return render(request, "error.html", 403, exc.session, status_code=403,
+                      message="This form did not come from this page (CSRF check failed). Reload and try again.")
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
