@@ -488,6 +488,12 @@ class Corridor:
         members = self.shortlist(ids)["members"]
         return csv_text(pd.DataFrame([{c: m.get(c) for c in columns} for m in members], columns=columns))
 
+    def match_page(self, text: str, region: str, priority: str | None, instrument: str | None, k: int) -> dict:
+        """Ranked partners for a pasted call or project text, ineligible ones kept and flagged."""
+        query = Query(text=text, region=region, priority=priority, instrument=instrument,
+                      keep_ineligible=instrument is not None)
+        return self.recommend(query, max(1, min(k, MAX_PAIRINGS))).to_dict()
+
     def page_options(self) -> dict:
         """The choices a page offers: priority ids and instrument ids."""
         return {"priorities": self.source.taxonomy().ids, "instruments": self.source.rulebook().instrument_ids}

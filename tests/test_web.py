@@ -151,3 +151,14 @@ def test_shortlist_checks_a_consortium_rule_by_rule_proposes_one_and_exports_saf
     assert removed.status_code == 200 and "Drones Org 1<" not in removed.text
     proposal = web.get("/consortium?lead=drones-kr-10&instrument=edf-research")
     assert proposal.status_code == 200 and "Proposed consortium under edf-research" in proposal.text
+
+
+def test_match_ranks_partners_for_a_pasted_text_and_refuses_an_empty_one(web):
+    sign_in(web)
+    token = csrf_of(web.get("/match").text)
+    page = web.post("/match", data={"text": "drone swarm autonomy", "region": "ANY", "csrf": token})
+    assert page.status_code == 200 and page.text.count('class="partner"') >= 1, page.text
+    assert "drone swarm autonomy</textarea>" in page.text
+    empty = web.post("/match", data={"text": "  ", "region": "ANY", "csrf": token})
+    assert empty.status_code == 422 and "text" in empty.text
+    assert web.post("/match", data={"text": "drones", "csrf": "forged"}).status_code == 403

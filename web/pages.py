@@ -205,6 +205,25 @@ def consortium(request: Request, lead: str, instrument: str, priority: str | Non
                 lambda: corridor.propose_consortium(lead, instrument, max(2, min(size, 8)), priority or None))
 
 
+@router.get("/match")
+def match_form(request: Request) -> HTMLResponse:
+    session = signed_in(request)
+    filters = {"text": "", "region": "EU", "priority": "", "instrument": ""}
+    return render(request, "match.html", session=session, result=None, filters=filters,
+                  options=_corridor(request).page_options())
+
+
+@router.post("/match")
+def match(request: Request, text: str = Form(""), region: str = Form("ANY"), priority: str = Form(""),
+          instrument: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+    session = _checked(request, csrf)
+    corridor = _corridor(request)
+    filters = {"text": text, "region": region, "priority": priority, "instrument": instrument}
+    return page(request, session, "match.html",
+                lambda: corridor.match_page(text, region, priority or None, instrument or None, PAGE_SIZE),
+                filters=filters, options=corridor.page_options())
+
+
 def install_web(app: FastAPI, session_secret: str | None, session_hours: float) -> None:
     app.state.session_signer = SessionSigner(session_secret, int(session_hours * 3600))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")
