@@ -494,6 +494,18 @@ class Corridor:
                       keep_ineligible=instrument is not None)
         return self.recommend(query, max(1, min(k, MAX_PAIRINGS))).to_dict()
 
+    def map_page(self, priority: str, instrument: str | None = None, kind: str | None = None,
+                 country: str | None = None, sort: str = "score") -> dict:
+        """The partnership map of a priority for a person: the top pairings (filtered by European country and
+        sorted by ``sort``: score, korean, european or country) and a heatmap of the best score per Korean
+        organisation and European country."""
+        from recommender.ranking.pairings import pairing_heatmap, sorted_pairings
+
+        mapped = self.pairings(priority, instrument, MAX_PAIRINGS, kind=kind)
+        pairs = [p for p in mapped["pairings"] if not country or p["european"]["country"] == country.upper()]
+        return {**mapped, "pairings": sorted_pairings(pairs, sort), "country": country, "sort": sort,
+                "heatmap": pairing_heatmap(mapped["pairings"])}
+
     def page_options(self) -> dict:
         """The choices a page offers: priority ids and instrument ids."""
         return {"priorities": self.source.taxonomy().ids, "instruments": self.source.rulebook().instrument_ids}

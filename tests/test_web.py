@@ -162,3 +162,17 @@ def test_match_ranks_partners_for_a_pasted_text_and_refuses_an_empty_one(web):
     empty = web.post("/match", data={"text": "  ", "region": "ANY", "csrf": token})
     assert empty.status_code == 422 and "text" in empty.text
     assert web.post("/match", data={"text": "drones", "csrf": "forged"}).status_code == 403
+
+
+def test_the_map_sorts_filters_and_links_both_organisations(web):
+    sign_in(web)
+    page = web.get("/map?priority=unmanned")
+    assert page.status_code == 200 and "Partnership map: unmanned" in page.text
+    korean = re.findall(r'<td><a href="/organisations/([^"]+)">', page.text)
+    assert korean and all("kr" in k or "eu" in k for k in korean)
+    by_country = web.get("/map?priority=unmanned&sort=country").text
+    countries = re.findall(r"</a></td><td>([A-Z]{2})</td>", by_country)
+    assert countries == sorted(countries) and len(countries) > 1
+    only_fr = web.get("/map?priority=unmanned&country=FR").text
+    assert set(re.findall(r"</a></td><td>([A-Z]{2})</td>", only_fr)) == {"FR"}
+    assert web.get("/map?priority=unmanned&sort=nonsense").status_code == 422

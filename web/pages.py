@@ -224,6 +224,18 @@ def match(request: Request, text: str = Form(""), region: str = Form("ANY"), pri
                 filters=filters, options=corridor.page_options())
 
 
+@router.get("/map")
+def partnership_map(request: Request, priority: str = "unmanned", instrument: str | None = None,
+                    kind: str | None = None, country: str | None = None, sort: str = "score") -> HTMLResponse:
+    session = signed_in(request)
+    corridor = _corridor(request)
+    filters = {"priority": priority, "instrument": instrument or "", "kind": kind or "", "country": country or "",
+               "sort": sort}
+    return page(request, session, "map.html",
+                lambda: corridor.map_page(priority, instrument or None, kind or None, country or None, sort),
+                filters=filters, options=corridor.page_options(), urlencode=urlencode)
+
+
 def install_web(app: FastAPI, session_secret: str | None, session_hours: float) -> None:
     app.state.session_signer = SessionSigner(session_secret, int(session_hours * 3600))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="web-static")

@@ -264,3 +264,33 @@ def spread_pairs(
         keep.extend(sorted(taken, key=lambda i: position[i]))
         remaining = sorted(unused + rest, key=lambda i: position[i])
     return np.asarray(keep, dtype=np.int64)
+
+
+PAIRING_SORTS = {
+    "score": lambda p: (-p["score"], p["rank"]),
+    "korean": lambda p: (p["korean"]["name"].lower(), -p["score"]),
+    "european": lambda p: (p["european"]["name"].lower(), -p["score"]),
+    "country": lambda p: (p["european"]["country"], -p["score"]),
+}
+
+
+def sorted_pairings(pairs: list[dict], sort: str) -> list[dict]:
+    """Pairings (as dicts) ordered by one of PAIRING_SORTS; an unknown key raises InvalidQueryError."""
+    from recommender.ranking.index import InvalidQueryError
+
+    if sort not in PAIRING_SORTS:
+        raise InvalidQueryError(f"sort must be one of {', '.join(PAIRING_SORTS)}, got {sort!r}")
+    return sorted(pairs, key=PAIRING_SORTS[sort])
+
+
+def pairing_heatmap(pairs: list[dict]) -> dict:
+    """Best pairing score per (Korean organisation, European country): rows, columns and cells (None: no pair)."""
+    koreans = sorted({(p["korean"]["id"], p["korean"]["name"]) for p in pairs}, key=lambda k: k[1].lower())
+    countries = sorted({p["european"]["country"] for p in pairs})
+    best: dict[tuple[str, str], float] = {}
+    for p in pairs:
+        key = (p["korean"]["id"], p["european"]["country"])
+        best[key] = max(best.get(key, 0.0), float(p["score"]))
+    return {"countries": countries,
+            "rows": [{"id": kid, "name": name, "cells": [best.get((kid, c)) for c in countries]}
+                     for kid, name in koreans]}
