@@ -176,3 +176,18 @@ def test_the_map_sorts_filters_and_links_both_organisations(web):
     only_fr = web.get("/map?priority=unmanned&country=FR").text
     assert set(re.findall(r"</a></td><td>([A-Z]{2})</td>", only_fr)) == {"FR"}
     assert web.get("/map?priority=unmanned&sort=nonsense").status_code == 422
+
+
+def test_no_page_references_an_external_url(web):
+    sign_in(web)
+    token = csrf_of(web.get("/search").text)
+    web.post("/shortlist", data={"org_id": "drones-kr-10", "csrf": token})
+    pages = ["/signin", "/search?q=drones", "/organisations/drones-kr-10", "/organisations/drones-kr-10/partners",
+             "/match", "/shortlist?instrument=edf-research", "/map?priority=unmanned", "/docs", "/redoc",
+             "/static/corridor.css"]
+    for url in pages:
+        text = web.get(url).text
+        assert text, url
+        refs = re.findall(r'(?:src|href|action)=["\']([^"\']*)["\']|url\(([^)]*)\)', text)
+        external = [a or b for a, b in refs if re.match(r"^\s*['\"]?(?:[a-z]+:)?//", a or b)]
+        assert not external, (url, external)
