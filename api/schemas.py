@@ -162,6 +162,8 @@ class Organisation(BaseModel):
 class OrganisationSummary(Organisation):
     has_profile: bool
     priority_score: float | None = Field(None, description="Score in the requested priority (0-1), if any.")
+    kind: str = Field(..., description="company, research, university, public or funding", examples=["company"])
+    edf_participations: int = Field(..., ge=0, description="European Defence Fund participations on record.")
 
 
 class OrganisationPage(BaseModel):

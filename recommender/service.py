@@ -420,16 +420,23 @@ class Corridor:
 
     def search(self, text: str | None = None, country: str | None = None, region: str | None = None,
                activity_type: str | None = None, priority: str | None = None, limit: int = 20,
-               offset: int = 0) -> dict:
-        """Named organisations by text, country, region, activity type and priority; one page of them."""
+               offset: int = 0, kind: str | None = None, edf_experience: bool = False) -> dict:
+        """Named organisations by text, country, region, activity type, kind, priority and EDF experience; one
+        page of them."""
         priority = self.priority_id(priority)
         serving = self.serving
-        found = serving.search.search(text, country, region, activity_type, priority, limit, offset)
+        found = serving.search.search(text, country, region, activity_type, priority, limit, offset, kind,
+                                      edf_experience)
         index = serving.index
+        history = index.history
+        assert history is not None
+        edf = history.participations[:, history.family_index("edf")]
         items = [
             {
                 **organisation_record(index, int(row)),
                 "has_profile": bool(index.has_profile[row]),
+                "kind": str(index.kinds[row]),
+                "edf_participations": int(edf[row]),
                 "priority_score": None if found.priority_scores is None else round(float(found.priority_scores[i]), 4),
             }
             for i, row in enumerate(found.rows)

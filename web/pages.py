@@ -118,17 +118,18 @@ def signout(request: Request, csrf: str = Form("")) -> Response:
 
 @router.get("/search")
 def search(request: Request, q: str | None = None, country: str | None = None, region: str | None = None,
-           activity_type: str | None = None, priority: str | None = None, page_number: int = 1) -> HTMLResponse:
+           activity_type: str | None = None, kind: str | None = None, priority: str | None = None,
+           edf: bool = False, page_number: int = 1) -> HTMLResponse:
     session = signed_in(request)
     filters = {"q": q or "", "country": country or "", "region": region or "", "activity_type": activity_type or "",
-               "priority": priority or ""}
+               "kind": kind or "", "priority": priority or "", "edf": "1" if edf else ""}
     offset = (max(page_number, 1) - 1) * PAGE_SIZE
     corridor = _corridor(request)
     return page(request, session, "search.html",
                 lambda: corridor.search(q or None, country or None, region or None, activity_type or None,
-                                        priority or None, PAGE_SIZE, offset),
+                                        priority or None, PAGE_SIZE, offset, kind or None, edf),
                 filters=filters, page_number=max(page_number, 1), page_size=PAGE_SIZE,
-                priorities=corridor.source.taxonomy().ids, quote=quote, urlencode=urlencode)
+                options=corridor.page_options(), urlencode=urlencode)
 
 
 @router.get("/organisations/{org_id}")

@@ -53,7 +53,8 @@ InstrumentParam = Annotated[
     summary="Search organisations",
     description="Named organisations by text, ranked by name relevance (tolerant of case, punctuation, typos "
     "and acronyms; a description containing the text ranks below name matches), filtered by country, region, "
-    "activity type and priority (score >= 0.5). Without a text: by priority score, or else by name.",
+    "activity type, kind, EDF experience and priority (score >= 0.5). Without a text: by priority score, or else "
+    "by name.",
     responses=responses(401, 403, 422),
 )
 def search_organisations(
@@ -68,8 +69,12 @@ def search_organisations(
     priority: PriorityParam = None,
     limit: Annotated[int, Query(ge=1, le=100, openapi_examples={"page": {"value": 20}})] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000, openapi_examples={"start": {"value": 0}})] = 0,
+    kind: Annotated[Kind | None, Query(description="Only this kind of organisation (all kinds when absent).")] = None,
+    edf_experience: Annotated[
+        bool, Query(description="Only organisations with at least one European Defence Fund participation.")
+    ] = False,
 ) -> dict:
-    return corridor.search(q, country, region, activity_type, priority, limit, offset)
+    return corridor.search(q, country, region, activity_type, priority, limit, offset, kind, edf_experience)
 
 
 @router.get(

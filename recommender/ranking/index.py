@@ -465,23 +465,11 @@ class RankingIndex:
             from recommender.rules import Organisation, evaluate_organisation
 
             self.rulebook.instrument(instrument)  # unknown instruments raise with the known list
-            orgs = self.catalogue.organisations
-            keys = list(
-                zip(
-                    orgs["country"].fillna(""),
-                    orgs["control_country"].fillna(""),
-                    orgs["activity_type"].fillna(""),
-                    strict=True,
-                )
-            )
-            verdicts: dict[tuple, Any] = {}
-            for key in set(keys):
-                country, control, activity = key
-                if not country:
-                    verdicts[key] = None
-                    continue
+            codes, uniques = self._eligibility_keys()
+            verdicts: list[Any] = []
+            for country, control, activity in uniques:
                 # A recommended partner is meant to be a funded participant, so it is judged in that role.
-                verdicts[key] = evaluate_organisation(
+                verdicts.append(None if not country else evaluate_organisation(
                     self.rulebook,
                     instrument,
                     Organisation(
@@ -491,20 +479,30 @@ class RankingIndex:
                         role="participant",
                         name="candidate",
                     ),
-                )
-            labels = np.array(
-                [str(verdicts[k].verdict) if verdicts[k] is not None else "INELIGIBLE" for k in keys], dtype=object
-            )
-            values = np.array([ELIGIBILITY_VALUE[label] for label in labels])
-            self.cache[cache_key] = (values, labels, verdicts, keys)
+                ))
+            unique_labels = np.array([str(v.verdict) if v is not None else "INELIGIBLE" for v in verdicts],
+                                     dtype=object)
+            labels = unique_labels[codes]
+            values = np.array([ELIGIBILITY_VALUE[label] for label in unique_labels])[codes]
+            self.cache[cache_key] = (values, labels, verdicts, codes)
         values, labels, _, _ = self.cache[cache_key]
         return values, labels
+
+    def _eligibility_keys(self) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
+        """Per organisation, the code of its (country, control country, activity type): all that an
+        organisation rule reads; and the distinct keys. Each instrument judges every distinct key once."""
+        if "eligibility_keys" not in self.cache:
+            orgs = self.catalogue.organisations
+            parts = [orgs[c].fillna("").astype(str) for c in ("country", "control_country", "activity_type")]
+            codes, uniques = pd.factorize(parts[0] + "\x1f" + parts[1] + "\x1f" + parts[2])
+            self.cache["eligibility_keys"] = (codes, [tuple(u.split("\x1f")) for u in uniques])
+        return self.cache["eligibility_keys"]
 
     def organisation_verdict(self, instrument: str, row: int):
         """The rules engine's verdict object for one organisation (reasons, citations)."""
         self.eligibility(instrument)
-        _, _, verdicts, keys = self.cache[("eligibility", instrument)]
-        return verdicts[keys[row]]
+        _, _, verdicts, codes = self.cache[("eligibility", instrument)]
+        return verdicts[codes[row]]
 
 
 def organisation_lexical_index(profiles: Profiles) -> LexicalIndex:

@@ -10,6 +10,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz import utils as fuzz_utils
 
 from recommender.catalogue.countries import normalise_country
+from recommender.catalogue.kinds import kind_mask
 from recommender.ranking.index import EUROPE_REGIONS, Query, RankingIndex
 from recommender.ranking.service import Recommender
 
@@ -155,9 +156,13 @@ class OrganisationSearch:
         priority: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        kind: str | None = None,
+        edf_experience: bool = False,
     ) -> SearchResult:
         """A page of matching rows: by name relevance when there is a text (ties: more projects first), else by
-        priority score (descending) when a priority is given, else by name."""
+        priority score (descending) when a priority is given, else by name. ``kind`` keeps one kind (every kind,
+        funders included, when None: a search by name should find a funder); ``edf_experience`` keeps only
+        organisations with at least one European Defence Fund participation."""
         index = self.index
         mask = self.named.copy()
         relevance = None
@@ -171,6 +176,12 @@ class OrganisationSearch:
             mask &= np.isin(self.region, list(allowed))
         if activity_type:
             mask &= index.activity == activity_type.upper()
+        if kind is not None:
+            mask &= kind_mask(index.kinds, kind)
+        if edf_experience:
+            history = index.history
+            assert history is not None
+            mask &= history.participations[:, history.family_index("edf")] > 0
         rows = np.flatnonzero(mask)
         scores = None
         if priority is not None:
