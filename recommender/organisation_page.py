@@ -45,3 +45,13 @@ def eligibility_by_instrument(index: RankingIndex, row: int) -> list[dict]:
             {"rule": r.rule_id, "statement": r.statement, "status": str(r.status), "reason": r.reason,
              "citation": r.citation, "fix_hint": r.fix_hint} for r in verdict.results]})
     return out
+
+
+def eligibility_badges(index: RankingIndex, org_ids: list[str]) -> dict[str, list[dict]]:
+    """Per organisation, its verdict as a funded participant under every instrument (no reasons: a badge)."""
+    if index.rulebook is None:
+        return {}
+    labels = {instrument: index.eligibility(instrument)[1] for instrument in index.rulebook.instrument_ids}
+    rows = {org_id: index.row(org_id) for org_id in org_ids}
+    return {org_id: [{"instrument": instrument, "verdict": str(verdicts[row])}
+                     for instrument, verdicts in labels.items()] for org_id, row in rows.items()}

@@ -468,8 +468,15 @@ class Corridor:
         ones kept and flagged (a person decides), at most MAX_PAIRINGS."""
         query = Query(org_id=org_id, region=region, instrument=instrument, priority=priority, kind=kind,
                       include_known=include_known, keep_ineligible=instrument is not None)
-        ranked = self.recommend(query, max(1, min(k, MAX_PAIRINGS))).to_dict()
+        ranked = self._with_badges(self.recommend(query, max(1, min(k, MAX_PAIRINGS))).to_dict())
         return {**ranked, "organisation": self.profile(org_id, top=0)["organisation"]}
+
+    def _with_badges(self, ranked: dict) -> dict:
+        """``ranked`` with each result's verdict under every instrument, for a person to see at a glance."""
+        from recommender.organisation_page import eligibility_badges
+
+        badges = eligibility_badges(self.serving.index, [r["org_id"] for r in ranked["results"]])
+        return {**ranked, "results": [{**r, "badges": badges.get(r["org_id"], [])} for r in ranked["results"]]}
 
     def shortlist(self, ids: list[str], instrument: str | None = None) -> dict:
         """The shortlisted organisations (unknown ids reported, not dropped) and, with an instrument, the rules
@@ -499,7 +506,7 @@ class Corridor:
         """Ranked partners for a pasted call or project text, ineligible ones kept and flagged."""
         query = Query(text=text, region=region, priority=priority, instrument=instrument,
                       keep_ineligible=instrument is not None)
-        return self.recommend(query, max(1, min(k, MAX_PAIRINGS))).to_dict()
+        return self._with_badges(self.recommend(query, max(1, min(k, MAX_PAIRINGS))).to_dict())
 
     def map_page(self, priority: str, instrument: str | None = None, kind: str | None = None,
                  country: str | None = None, sort: str = "score") -> dict:
@@ -514,8 +521,9 @@ class Corridor:
                 "heatmap": pairing_heatmap(mapped["pairings"])}
 
     def page_options(self) -> dict:
-        """The choices a page offers: priority ids and instrument ids."""
-        return {"priorities": self.source.taxonomy().ids, "instruments": self.source.rulebook().instrument_ids}
+        """The choices a page offers: (priority id, label) pairs and instrument ids."""
+        priorities = [(p.id, p.label) for p in self.source.taxonomy().priorities]
+        return {"priorities": priorities, "instruments": self.source.rulebook().instrument_ids}
 
     def recommend(self, query: Query, k: int = 10) -> Ranked:
         """Ranked partners for an organisation or a free text, with explanations and eligibility."""

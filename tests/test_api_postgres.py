@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,12 +19,7 @@ from api.app import create_app
 from recommender.settings import Settings
 from recommender.store import Store
 from tests.api_support import synthetic_corridor, train_model
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.server_support import free_port
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +38,7 @@ def postgres_url():
         except (LookupError, PermissionError):
             pytest.skip("running as root and there is no postgres user")
         prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     try:
         subprocess.run([*prefix, initdb, "-D", str(data), "-U", "corridor", "--auth=trust", "-E", "UTF8"],
                        check=True, capture_output=True)

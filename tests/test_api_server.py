@@ -6,8 +6,6 @@ and that organisations added through the API survive a restart."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +17,9 @@ import pytest
 from recommender.settings import Settings
 from recommender.workspace import Workspace
 from tests.api_support import copy_model, train_model, write_data_dir
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.server_support import REPO, Server, run_cli
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -52,49 +43,11 @@ def deployment(tmp_path_factory):
     return env, settings
 
 
-def _cli(env, *args) -> str:
-    done = subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-class Server:
-    def __init__(self, env) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(self.port), "--log-level", "warning"],
-            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.proc.stdout.read()}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise AssertionError("server not ready in time")
-
-    def stop(self) -> str:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = self.proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-        return out
-
-
 def test_real_server_end_to_end(deployment):
     env, settings = deployment
-    secret = _cli(env, "keys", "create", "--scope", "write", "--name", "e2e").strip()
-    reader = _cli(env, "keys", "create", "--scope", "read").strip()
-    assert secret.startswith("cor_") and "\t" in _cli(env, "keys", "list")
+    secret = run_cli(env, "keys", "create", "--scope", "write", "--name", "e2e").strip()
+    reader = run_cli(env, "keys", "create", "--scope", "read").strip()
+    assert secret.startswith("cor_") and "\t" in run_cli(env, "keys", "list")
     write, read = {"X-API-Key": secret}, {"X-API-Key": reader}
 
     server = Server(env)
@@ -178,7 +131,7 @@ def _orgs_csv(path: Path, prefix: str, n: int) -> Path:
 
 def test_cli_and_api_writers_share_one_store_and_lose_nothing(deployment, tmp_path):
     env, settings = deployment
-    writer = {"X-API-Key": _cli(env, "keys", "create", "--scope", "write").strip()}
+    writer = {"X-API-Key": run_cli(env, "keys", "create", "--scope", "write").strip()}
     server = Server(env)
     try:
         files = [_orgs_csv(tmp_path / f"cli{w}.csv", f"kr-cli{w}", 150) for w in range(2)]
@@ -218,7 +171,7 @@ def test_cli_and_api_writers_share_one_store_and_lose_nothing(deployment, tmp_pa
             assert {f"{prefix}-{i}" for i in range(n)} <= ids, prefix  # every writer's every row
 
         # the running server answers for an organisation the CLI added, within the poll interval
-        read = {"X-API-Key": _cli(env, "keys", "create", "--scope", "read").strip()}
+        read = {"X-API-Key": run_cli(env, "keys", "create", "--scope", "read").strip()}
         with httpx.Client(base_url=server.url, timeout=30) as http:
             deadline = time.monotonic() + 60
             while http.get("/v1/organisations/kr-cli1-149", headers=read).status_code != 200:
