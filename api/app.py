@@ -22,6 +22,7 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.openapi import schema_builder
 from api.routes import feedback, health, model, organisations, ranking, rules
+from api.timing import ServerTiming
 from recommender import __version__
 from recommender.errors import CorridorError
 from recommender.service import Corridor, open_corridor
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, corridor: Corridor | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            await run_in_threadpool(corridor.start)
+            await run_in_threadpool(corridor.start, settings.warm_caches)
         except CorridorError as exc:  # missing catalogue, bad rules file ...: one clear line, then stop
             log.error("cannot start the API: %s", exc)
             corridor.close()
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, corridor: Corridor | None = Non
     install_docs(app)
     install_web(app, settings.session_secret, settings.session_hours)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ServerTiming)
     if settings.cors_origins:  # added last: outermost, so even a 413 carries the CORS headers
         app.add_middleware(
             CORSMiddleware,

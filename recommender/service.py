@@ -219,6 +219,7 @@ class Corridor:
         self.store_versions: dict = {}
         self.refused_sha: str | None = None
         self.last_error: str | None = None
+        self.warms_caches = False  # set by start(): a server fills its caches after each model load
 
     @property
     def catalogue_ids(self) -> frozenset[str]:
@@ -252,14 +253,41 @@ class Corridor:
         log.info("index ready: %d organisations (%d added by users) in %.1f s",
                  len(index.ids), len(added), time.perf_counter() - start)
 
-    def start(self) -> Corridor:
+    def start(self, warm_caches: bool = True) -> Corridor:
         """Build everything a server needs before its first request: the index, the query encoder's model and
-        the promoted model (a refused model is logged; the server then reports not ready)."""
+        the promoted model (a refused model is logged; the server then reports not ready). With
+        ``warm_caches``, :meth:`warm` runs in the background now and after every model load."""
+        self.warms_caches = warm_caches
         encode = self.serving.index.encode_texts
         if encode is not None:
             encode(["warm-up query: drone swarm autonomy"])  # loads the encoder's model now, not on a request
         self._try_model()
+        self.warm_in_background()
         return self
+
+    def warm_in_background(self) -> threading.Thread | None:
+        """:meth:`warm` in a daemon thread (a server is ready before the caches are full), if this Corridor
+        warms its caches."""
+        if not self.warms_caches:
+            return None
+        thread = threading.Thread(target=self.warm, name="corridor-warm", daemon=True)
+        thread.start()
+        return thread
+
+    def warm(self) -> None:
+        """Fill the caches of the served snapshot that pages read first: every organisation's eligibility under
+        every instrument, and the partnership map of every priority (with a model). Errors are logged."""
+        serving = self.serving
+        try:
+            for instrument in self.source.rulebook().instrument_ids:
+                serving.index.eligibility(instrument)
+            if serving.recommender is not None:
+                for priority in self.source.taxonomy().ids:
+                    if self.serving is not serving:
+                        return  # swapped meanwhile: the new snapshot warms itself
+                    self.pairings(priority)
+        except Exception:  # noqa: BLE001 - a cache that stays cold is computed on first use instead
+            log.exception("warming the caches failed; they fill on first use")
 
     def _try_model(self) -> None:
         self._model_tried = True
@@ -314,7 +342,9 @@ class Corridor:
     def reload_model(self) -> ReloadResult:
         """:meth:`load_model` for an operator: a refused model while another serves is a ModelRefusedError."""
         try:
-            return self.load_model()
+            result = self.load_model()
+            self.warm_in_background()
+            return result
         except ModelIntegrityError as exc:
             serving = self.serving.model_version
             if serving is None:
@@ -333,6 +363,7 @@ class Corridor:
         if self.model_changed():
             try:
                 self.load_model()
+                self.warm_in_background()
             except ModelIntegrityError:
                 pass
 

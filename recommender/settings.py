@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(65536, gt=0)
     session_secret: str | None = None  # signs web sign-in cookies; unset: a random one per server start
     session_hours: float = Field(8.0, gt=0)
+    # Fill the eligibility and partnership-map caches in the background after start and every model load.
+    warm_caches: bool = True
     # Seconds between checks of the model directory for a newly promoted model (0: never poll).
     model_poll_seconds: float = Field(30.0, ge=0)
 

@@ -63,7 +63,8 @@ def make_api(tmp_path, trained_model):
 
     def make(model: bool = True, **overrides) -> Api:
         model_dir = copy_model(trained_model, tmp_path / "ranker") if model else None
-        settings = Settings(**{"state_dir": tmp_path / "state", "model_poll_seconds": 0, **overrides})
+        settings = Settings(**{"state_dir": tmp_path / "state", "model_poll_seconds": 0, "warm_caches": False,
+                               **overrides})
         corridor = synthetic_corridor(model_dir, settings.database_url)
         app = create_app(settings, corridor)
         client = TestClient(app, raise_server_exceptions=False)
@@ -334,6 +335,17 @@ def test_match_free_text(api):
     error(api.post("/v1/match", {"text": "radar", "instrument": "nope"}), 404, "unknown_instrument")
     error(api.post("/v1/match", {"text": "radar", "priority": "nope"}), 422, "unknown_priority")
     error(api.post("/v1/match", {"k": 3}), 422, "validation_error")
+
+
+def test_a_warming_server_has_every_priority_map_and_eligibility_cached_before_it_is_asked(make_api):
+    api = make_api(warm_caches=True)
+    serving = api.corridor.serving
+    deadline = time.monotonic() + 30
+    while len(serving.pairings) < len(api.corridor.source.taxonomy().ids):
+        assert time.monotonic() < deadline, "caches not warmed"
+        time.sleep(0.05)
+    assert api.get("/v1/pairings", params={"priority": "unmanned"}).json()["cached"]
+    assert all(("eligibility", i) in serving.index.cache for i in api.corridor.source.rulebook().instrument_ids)
 
 
 def test_pairings_are_korean_european_sorted_and_cached(api):

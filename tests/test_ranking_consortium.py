@@ -89,8 +89,9 @@ def test_partner_scores_are_computed_lazily_and_once():
         calls.append(i)
         return np.zeros(5)
 
-    greedy_consortium(LEAD, pool_of(*"ABCDE"), np.linspace(1, 0.5, 5), pairs, rule_needing(), size=3)
+    sel = greedy_consortium(LEAD, pool_of(*"ABCDE"), np.linspace(1, 0.5, 5), pairs, rule_needing(), size=3)
     assert len(calls) == len(set(calls))
+    assert set(calls) <= set(sel.chosen)  # only members' scores are needed, not every candidate's
 
 
 # ---- end to end on the synthetic world -------------------------------------------------------------------------

@@ -11,7 +11,9 @@ Greedy with a repair pass, over a pool of candidates (the lead's ranked partners
    (e.g. "at least one Korean partner") still gets met when the pool allows it.
 
 A pair score is the ranker's score of one organisation as the other's partner, averaged over both
-directions when both are known; the lead's view of each candidate is its rank score.
+directions when both are known (a member's scores of the pool are computed when it joins, a candidate's
+only once it is a member, so a proposal costs a few partner scorings, not one per candidate); the lead's view
+of each candidate is its rank score.
 :func:`greedy_consortium` is the algorithm on plain inputs; :func:`propose_consortium` feeds it from a
 recommender and the rulebook. Members given only by id in a consortium description are completed from the
 catalogue by :func:`complete_members`.
@@ -73,7 +75,10 @@ def greedy_consortium(
         return rows[i]
 
     def pair(a: int, b: int) -> float:
-        return 0.5 * (row(a)[b] + row(b)[a])
+        """``b`` as ``a``'s partner (``a`` a member: its row is computed), averaged with ``a`` as ``b``'s
+        partner when ``b``'s row is known already; a candidate's own row is computed only once it joins."""
+        there = row(a)[b]
+        return float(0.5 * (there + rows[b][a])) if b in rows else float(there)
 
     def gain(members: list[int], c: int) -> float:
         return float(lead_scores[c] + sum(pair(m, c) for m in members))
