@@ -109,6 +109,65 @@ def _print_stats(stats: dict) -> None:
         out.print(table)
 
 
+@data_app.command("refresh")
+@handles_errors
+def data_refresh(
+    releases: Annotated[list[Path], typer.Option("--from", help="A release: a CORDIS export zip or folder "
+                                                             "(Horizon Europe, Horizon 2020) or EDF results "
+                                                             "(edf-projects.csv, edf-participants.csv). Repeat "
+                                                             "for several.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Merge public releases into a new catalogue version (the previous one stays, for rollback)."""
+    from recommender.catalogue.refresh import refresh_catalogue
+
+    versions = _workspace().catalogue_versions
+    with out.status("reading and merging the releases"):
+        result = refresh_catalogue(versions, releases)
+    if json_out:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        return
+    counts = result.diff.counts
+    summary = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items() if k != "participations_after")
+    if not result.created:
+        out.print(f"nothing changed: catalogue version {result.version} stays current ({summary})")
+        return
+    out.print(f"catalogue version {result.version} is current (previous: {result.parent}): {summary}")
+    out.print(f"changes: {versions.directory(result.version) / 'changes.md'}; "
+              "run `corridor embed` (only new texts are encoded) and `corridor train`, or `corridor retrain`")
+
+
+@data_app.command("versions")
+@handles_errors
+def data_versions(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The catalogue versions written by refreshes, oldest first, and which is current."""
+    versions = _workspace().catalogue_versions
+    rows = versions.list()
+    if json_out:
+        sys.stdout.write(json.dumps({"current": versions.current_name(), "versions": rows}, indent=2) + "\n")
+        return
+    table = Table(title=f"Catalogue versions (current: {versions.current_name()})")
+    for column in ("version", "parent", "created", "new projects", "new organisations", ""):
+        table.add_column(column)
+    for row in rows:
+        counts = row.get("counts", {})
+        table.add_row(row["version"], str(row.get("parent")), str(row.get("created")),
+                      f"{counts.get('new_projects', 0):,}", f"{counts.get('new_organisations', 0):,}",
+                      "current" if row["current"] else "")
+    out.print(table)
+
+
+@data_app.command("rollback")
+@handles_errors
+def data_rollback(
+    version: Annotated[str | None, typer.Argument(help="Version to make current (default: the current one's "
+                                                       "parent; 'shipped' for the shipped catalogue).")] = None,
+) -> None:
+    """Make an earlier catalogue version current again (nothing is deleted)."""
+    name = _workspace().catalogue_versions.rollback(version)
+    out.print(f"catalogue version {name} is current; restart or reload servers to serve it")
+
+
 @data_app.command("stats")
 @handles_errors
 def data_stats(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         return self.data_dir / "catalogue"
 
     @property
+    def catalogue_versions_dir(self) -> Path:
+        """Catalogue versions written by `corridor data refresh` (the current one is served)."""
+        return self.state_dir / "catalogue"
+
+    @property
     def curated_file(self) -> Path:
         return self.data_dir / "curated" / "defence_organisations.yaml"
 
@@ -102,6 +107,7 @@ class Settings(BaseSettings):
             rules_file=self.rules_file,
             model_dir=self.model_dir,
             legacy_user_file=self.user_organisations_file,
+            catalogue_versions_dir=self.catalogue_versions_dir,
         )
 
 

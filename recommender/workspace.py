@@ -15,6 +15,7 @@ import numpy as np
 from recommender.artifacts import ModelIntegrityError
 from recommender.catalogue import Catalogue, load_catalogue
 from recommender.catalogue.store import with_user_organisations
+from recommender.catalogue.versions import CatalogueVersions
 from recommender.profiles.encoder import Encoder
 from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, TextEncoder, build_profiles, score_texts
@@ -37,6 +38,7 @@ class WorkspacePaths:
     rules_file: Path | None = None
     model_dir: Path | None = None
     legacy_user_file: Path | None = None  # user organisations an older version kept in Parquet (moved in)
+    catalogue_versions_dir: Path | None = None  # refreshed catalogue versions; None: the shipped one only
 
 
 @dataclass
@@ -47,9 +49,21 @@ class Workspace:
     _tagger_sha: str = field(default="none", init=False, repr=False)
 
     @cached_property
+    def catalogue_versions(self) -> CatalogueVersions:
+        root = self.paths.catalogue_versions_dir or self.paths.catalogue_dir.parent / ".no-versions"
+        return CatalogueVersions(root, self.paths.catalogue_dir)
+
+    @cached_property
+    def catalogue_dir(self) -> Path:
+        """The current catalogue: the latest refreshed version, else the one the project ships."""
+        if self.paths.catalogue_versions_dir is None:
+            return self.paths.catalogue_dir
+        return self.catalogue_versions.current_dir()
+
+    @cached_property
     def shipped_catalogue(self) -> Catalogue:
-        """The read-only catalogue the project ships (or `corridor data build` made)."""
-        return load_catalogue(self.paths.catalogue_dir)
+        """The read-only catalogue the users' rows are overlaid on: the current version (see catalogue_dir)."""
+        return load_catalogue(self.catalogue_dir)
 
     @cached_property
     def shipped_catalogue_ids(self) -> frozenset[str]:
@@ -132,14 +146,14 @@ class Workspace:
         return load_rulebook(self.paths.rules_file)
 
     def data_fingerprint(self) -> str:
-        """sha256 over the shipped catalogue tables (user additions excluded: they may change any time)."""
+        """sha256 over the current catalogue's tables (user additions excluded: they may change any time)."""
         import hashlib
 
         from recommender.artifacts import sha256_file
 
         digest = hashlib.sha256()
         for name in ("organisations", "projects", "participations"):
-            digest.update(sha256_file(self.paths.catalogue_dir / f"{name}.parquet").encode())
+            digest.update(sha256_file(self.catalogue_dir / f"{name}.parquet").encode())
         return digest.hexdigest()[:16]
 
     def ranking_index(self, cutoff: int | None = None):

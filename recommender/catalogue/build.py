@@ -113,13 +113,18 @@ def _edf_keywords(value: object) -> str | None:
     return text or None
 
 
-def build_projects(source_dir: Path) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Projects of every source, plus the map from H2020 record numbers (rcn) to project ids."""
-    he = _read(source_dir, "he_projects", ["projectID", "title", "objective", "ecSignatureDate"])
-    he_rows = pd.DataFrame(
+HE_PROJECT_COLUMNS = ["projectID", "title", "objective", "ecSignatureDate"]
+EDF_PROJECT_COLUMNS = ["project_id", "title", "objective", "ec_signature_date"]
+HE_PARTICIPATION_COLUMNS = ["projectID", "organisationID", "role", "country"]
+EDF_PARTICIPATION_COLUMNS = ["project_id", "pic", "role", "country"]
+
+
+def horizon_project_rows(he: pd.DataFrame, programme: str = "horizon-europe") -> pd.DataFrame:
+    """Catalogue project rows from CORDIS project records (Horizon Europe column names)."""
+    return pd.DataFrame(
         {
             "id": _text(he["projectID"]),
-            "programme": "horizon-europe",
+            "programme": programme,
             "programme_part": _text(he["legalBasis"]),
             "type_of_action": _text(he["fundingScheme"]),
             "edf_action": pd.NA,
@@ -138,6 +143,77 @@ def build_projects(source_dir: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             "policy_priorities": _text(he["policyPriorities"]),
         }
     )
+
+
+def edf_project_rows(edf: pd.DataFrame) -> pd.DataFrame:
+    """Catalogue project rows from European Defence Fund project records."""
+    return pd.DataFrame(
+        {
+            "id": _text(edf["project_id"]),
+            "programme": "edf",
+            "programme_part": "EDF",
+            "type_of_action": _text(edf["type_of_action"]),
+            "edf_action": _edf_action(edf["call_identifier"], edf["type_of_action"]),
+            "call": _text(edf["call_identifier"]),
+            "topic": _text(edf["topic"]),
+            "topic_title": pd.NA,
+            "acronym": _text(edf["acronym"]),
+            "title": _text(edf["title"]),
+            "objective": _text(edf["objective"]),
+            "keywords": _text(edf["keywords"].map(_edf_keywords)),
+            "start_date": _text(edf["start_date"]),
+            "end_date": _text(edf["end_date"]),
+            "signature_date": _text(edf["ec_signature_date"]),
+            "year": _year(edf["ec_signature_date"], edf["start_date"]),
+            "euroscivoc": pd.NA,
+            "policy_priorities": pd.NA,
+        }
+    )
+
+
+def horizon_sightings(he: pd.DataFrame, source: str = "horizon-europe") -> pd.DataFrame:
+    """Participation sightings (one row per organisation and project, with what the row says about the
+    organisation) from CORDIS organisation records (Horizon Europe column names)."""
+    return pd.DataFrame(
+        {
+            "org_id": _text(he["organisationID"]),
+            "project_id": _text(he["projectID"]),
+            "role": _text(he["role"]),
+            "contribution": _money(he["ecContribution"]),
+            "country": he["country"].map(normalise_country),
+            "source": source,
+            "name": _text(he["name"]),
+            "short_name": _text(he["shortName"]),
+            "activity_type": _text(he["activityType"]),
+            "sme": he["sme"].astype("boolean"),
+            "city": _text(he["city"]),
+        }
+    )
+
+
+def edf_sightings(edf: pd.DataFrame) -> pd.DataFrame:
+    """Participation sightings from European Defence Fund participant records."""
+    edf_kind = edf["classification_type"].map(lambda v: EDF_CLASSIFICATION.get(v, (None, None)))
+    return pd.DataFrame(
+        {
+            "org_id": _text(edf["pic"]),
+            "project_id": _text(edf["project_id"]),
+            "role": _text(edf["role"]),
+            "contribution": np.nan,
+            "country": edf["country"].map(normalise_country),
+            "source": "edf",
+            "name": _text(edf["name"]),
+            "short_name": pd.NA,
+            "activity_type": edf_kind.str[0],
+            "sme": edf_kind.str[1].astype("boolean"),
+            "city": _text(edf["city"]),
+        }
+    )
+
+
+def build_projects(source_dir: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Projects of every source, plus the map from H2020 record numbers (rcn) to project ids."""
+    he_rows = horizon_project_rows(_read(source_dir, "he_projects", HE_PROJECT_COLUMNS))
 
     sec = _read(source_dir, "security_projects", ["id", "rcn", "title", "objective", "startDate"])
     sec_rows = pd.DataFrame(
@@ -164,29 +240,7 @@ def build_projects(source_dir: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     )
     rcn_map = dict(zip(_text(sec["rcn"]).astype(str), sec_rows["id"].astype(str), strict=True))
 
-    edf = _read(source_dir, "edf_projects", ["project_id", "title", "objective", "ec_signature_date"])
-    edf_rows = pd.DataFrame(
-        {
-            "id": _text(edf["project_id"]),
-            "programme": "edf",
-            "programme_part": "EDF",
-            "type_of_action": _text(edf["type_of_action"]),
-            "edf_action": _edf_action(edf["call_identifier"], edf["type_of_action"]),
-            "call": _text(edf["call_identifier"]),
-            "topic": _text(edf["topic"]),
-            "topic_title": pd.NA,
-            "acronym": _text(edf["acronym"]),
-            "title": _text(edf["title"]),
-            "objective": _text(edf["objective"]),
-            "keywords": _text(edf["keywords"].map(_edf_keywords)),
-            "start_date": _text(edf["start_date"]),
-            "end_date": _text(edf["end_date"]),
-            "signature_date": _text(edf["ec_signature_date"]),
-            "year": _year(edf["ec_signature_date"], edf["start_date"]),
-            "euroscivoc": pd.NA,
-            "policy_priorities": pd.NA,
-        }
-    )
+    edf_rows = edf_project_rows(_read(source_dir, "edf_projects", EDF_PROJECT_COLUMNS))
 
     links = _read(source_dir, "h2020_links", ["rcn", "pic", "start_date", "end_date"])
     parts = _read(source_dir, "h2020_parts", ["rcn", "programme_part"])
@@ -233,43 +287,14 @@ def build_projects(source_dir: Path) -> tuple[pd.DataFrame, dict[str, str]]:
 
 def _participations_and_sightings(source_dir: Path, rcn_map: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Participation rows of every source, and per-source sightings of each organisation."""
-    he = _read(source_dir, "he_participations", ["projectID", "organisationID", "role", "country"])
+    he = _read(source_dir, "he_participations", HE_PARTICIPATION_COLUMNS)
     sec = _read(source_dir, "security_participations", ["projectID", "id", "role", "country"])
-    edf = _read(source_dir, "edf_participations", ["project_id", "pic", "role", "country"])
+    edf = _read(source_dir, "edf_participations", EDF_PARTICIPATION_COLUMNS)
     links = _read(source_dir, "h2020_links", ["rcn", "pic", "role", "country", "type"])
 
-    edf_kind = edf["classification_type"].map(lambda v: EDF_CLASSIFICATION.get(v, (None, None)))
     frames = [
-        pd.DataFrame(
-            {
-                "org_id": _text(he["organisationID"]),
-                "project_id": _text(he["projectID"]),
-                "role": _text(he["role"]),
-                "contribution": _money(he["ecContribution"]),
-                "country": he["country"].map(normalise_country),
-                "source": "horizon-europe",
-                "name": _text(he["name"]),
-                "short_name": _text(he["shortName"]),
-                "activity_type": _text(he["activityType"]),
-                "sme": he["sme"].astype("boolean"),
-                "city": _text(he["city"]),
-            }
-        ),
-        pd.DataFrame(
-            {
-                "org_id": _text(edf["pic"]),
-                "project_id": _text(edf["project_id"]),
-                "role": _text(edf["role"]),
-                "contribution": np.nan,
-                "country": edf["country"].map(normalise_country),
-                "source": "edf",
-                "name": _text(edf["name"]),
-                "short_name": pd.NA,
-                "activity_type": edf_kind.str[0],
-                "sme": edf_kind.str[1].astype("boolean"),
-                "city": _text(edf["city"]),
-            }
-        ),
+        horizon_sightings(he),
+        edf_sightings(edf),
         pd.DataFrame(
             {
                 "org_id": _text(sec["id"]),
@@ -301,14 +326,19 @@ def _participations_and_sightings(source_dir: Path, rcn_map: dict[str, str]) -> 
             }
         ),
     ]
-    rows = pd.concat(frames, ignore_index=True)
+    return participations_from_sightings(pd.concat(frames, ignore_index=True))
+
+
+def participations_from_sightings(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(participations, sightings): one participation per organisation and project -- the strongest role
+    from the richest source when several rows say so (repeated rows; H2020 security projects present both in
+    the link table and the security files) -- and the sightings ranked for choosing organisation attributes."""
+    rows = rows.reset_index(drop=True)
     bad = rows["org_id"].isna() | rows["project_id"].isna()
     if bad.any():
         raise SourceDataError(f"{int(bad.sum())} participation rows without organisation or project id")
     rows["role_rank"] = rows["role"].map(ROLE_ORDER).fillna(9)
     rows["source_rank"] = rows["source"].map({s: i for i, s in enumerate(SOURCE_ORDER)})
-    # The same organisation in the same project (repeated rows, H2020 security projects present both in
-    # the link table and the security files): keep one row, the strongest role from the richest source.
     ordered = rows.sort_values(["org_id", "project_id", "role_rank", "source_rank"], kind="stable")
     participations = ordered.drop_duplicates(["org_id", "project_id"])[
         ["org_id", "project_id", "role", "contribution", "country"]
@@ -316,7 +346,7 @@ def _participations_and_sightings(source_dir: Path, rcn_map: dict[str, str]) -> 
     return participations, rows
 
 
-def _organisations_from_sightings(sightings: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:
+def organisations_from_sightings(sightings: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:
     """One row per PIC: attributes from the richest, most recent sighting that has them."""
     year = sightings["project_id"].map(projects.set_index("id")["year"]).fillna(0).astype(int)
     ordered = sightings.assign(year=year).sort_values(
@@ -392,7 +422,7 @@ def build_catalogue(source_dir: Path, curated: list[CuratedOrganisation]) -> Cat
     """Read every source file in ``source_dir`` and return the normalised, de-duplicated catalogue."""
     projects, rcn_map = build_projects(source_dir)
     participations, sightings = _participations_and_sightings(source_dir, rcn_map)
-    orgs = _organisations_from_sightings(sightings, projects)
+    orgs = organisations_from_sightings(sightings, projects)
     orgs = merge_curated(orgs, curated)
     orgs = orgs.sort_values("id", kind="stable")
     projects = projects.sort_values("id", kind="stable")
@@ -402,3 +432,16 @@ def build_catalogue(source_dir: Path, curated: list[CuratedOrganisation]) -> Cat
         projects=conform(projects, PROJECTS),
         participations=conform(participations, PARTICIPATIONS),
     )
+
+
+def catalogue_until(catalogue: Catalogue, year: int) -> Catalogue:
+    """The catalogue as it stood with the projects signed up to ``year``: their participations, and the
+    organisations that took part in them or are curated (curated entries are listed whatever their record)."""
+    projects = catalogue.projects[catalogue.projects["year"].isna() | (catalogue.projects["year"] <= year)]
+    participations = catalogue.participations[catalogue.participations["project_id"].isin(set(projects["id"]))]
+    seen_ever = set(catalogue.participations["org_id"])
+    orgs = catalogue.organisations
+    curated = orgs["sources"].fillna("").str.contains("curated", regex=False)
+    keep = orgs["id"].isin(set(participations["org_id"])) | ~orgs["id"].isin(seen_ever) | curated
+    return Catalogue(orgs[keep].reset_index(drop=True), projects.reset_index(drop=True),
+                     participations.reset_index(drop=True))
