@@ -46,6 +46,7 @@ from recommender.ranking.contract import Ranker
 from recommender.ranking.features import pair_features, query_context
 from recommender.ranking.index import Query, RankingIndex, TextEncoderFn
 from recommender.ranking.rankers import BASELINES, GENERATORS, LearnedRanker, TrainingSet
+from training.feedback import FeedbackLabels
 
 ProfilesAt = Callable[[int | None], Profiles]
 DEFENCE_INSTRUMENT = "edf-research"
@@ -306,6 +307,52 @@ def simulated_defence_groups(
                        cfg.negatives_per_query)
 
 
+def feedback_groups(
+    ranker: LearnedRanker,
+    index: RankingIndex,
+    catalogue: Catalogue,
+    year: int,
+    cfg: TrainConfig,
+    groups: _Groups,
+    feedback: FeedbackLabels,
+    weight: float,
+) -> dict[str, int]:
+    """One organisation group per query organisation with usable feedback, at label year ``year`` (see
+    training/feedback.py): its generated candidates, its real new partners of ``year`` (facts win), the
+    feedback pairs (explicit negatives always kept) and sampled negatives. Counts of what was added."""
+    rng = np.random.default_rng(cfg.seed + 104_729 + year)
+    facts = new_partner_grades(index, year_links(index, catalogue, year).links)
+    added = {"groups": 0, "positive_pairs": 0, "negative_pairs": 0, "groups_without_a_positive": 0}
+    for query, labelled in sorted(feedback.labels.items()):
+        rq = index.resolve(Query(org_id=query))
+        ctx = query_context(index, rq)
+        generated = ranker.candidate_rows(index, rq, ctx)
+        told = np.array([index.row_of[c] for c in labelled], dtype=np.int64)
+        rows = np.unique(np.concatenate([generated, told]))
+        rows = rows[rows != index.row_of[query]]
+        grades = dict(facts.get(query, {}))
+        for candidate, label in labelled.items():
+            grades[candidate] = max(grades.get(candidate, 0), 1) if label else grades.get(candidate, 0)
+        labels = np.array([grades.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
+        explicit = np.isin(rows, [index.row_of[c] for c, label in labelled.items() if not label])
+        if not labels.any():
+            added["groups_without_a_positive"] += 1
+            continue
+        pos, neg = np.flatnonzero(labels), np.flatnonzero((labels == 0) & ~explicit)
+        if len(neg) > cfg.negatives_per_query:
+            neg = rng.choice(neg, size=cfg.negatives_per_query, replace=False)
+        keep = np.sort(np.concatenate([pos, neg, np.flatnonzero(explicit & (labels == 0))]))
+        head = ranker.head_for(rq)
+        groups.X[head].append(pair_features(index, ctx, rows[keep]))
+        groups.y[head].append(labels[keep])
+        groups.weights[head].append(weight)
+        groups.kinds["feedback"] = groups.kinds.get("feedback", 0) + 1
+        added["groups"] += 1
+        added["positive_pairs"] += sum(1 for c, label in labelled.items() if label)
+        added["negative_pairs"] += sum(1 for c, label in labelled.items() if not label and grades.get(c, 0) == 0)
+    return added
+
+
 def training_set(
     indexes: dict[int, RankingIndex],
     catalogue: Catalogue,
@@ -313,14 +360,21 @@ def training_set(
     ranker: LearnedRanker,
     projects: dict[int, set[str]] | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    feedback: FeedbackLabels | None = None,
 ) -> tuple[TrainingSet, dict[str, int]]:
     """Groups of every label year (``indexes[year]`` knows up to year-1); ``projects`` restricts a year's
-    labels to some of its projects (for folds grouped by project)."""
+    labels to some of its projects (for folds grouped by project). ``feedback`` adds its groups at the newest
+    label year, weighted as training/feedback.py says."""
     groups = _Groups()
     for year in cfg.label_years:
         index = indexes[year]
         subset = (projects or {}).get(year)
+        before = groups.kinds.get("organisation", 0)
         year_groups(ranker, index, catalogue, year, cfg, groups, subset, progress)
+        if feedback is not None and feedback.labels and year == cfg.train_year:
+            weight = feedback.group_weight(groups.kinds.get("organisation", 0) - before)
+            added = feedback_groups(ranker, index, catalogue, year, cfg, groups, feedback, weight)
+            progress(f"{year}: {added['groups']} feedback groups (weight {weight:.3f} each)")
         if cfg.simulated_defence_history:
             simulated_defence_groups(
                 ranker, catalogue, index.profiles, index.encode_texts, index.rulebook, index.priority_thresholds,
@@ -413,12 +467,14 @@ def fit_ranker(
     thresholds: np.ndarray | None = None,
     progress: Callable[[str], None] = lambda _: None,
     projects: dict[int, set[str]] | None = None,
+    feedback: FeedbackLabels | None = None,
 ) -> tuple[LearnedRanker, dict]:
-    """Fit on ``cfg.label_years`` (each with an index that knows only the years before it)."""
+    """Fit on ``cfg.label_years`` (each with an index that knows only the years before it), with
+    ``feedback``'s groups at the newest of them."""
     start = time.perf_counter()
     indexes = {y: index_at(catalogue, profiles_at, y - 1, encode, rulebook, thresholds) for y in cfg.label_years}
     ranker = LearnedRanker(random_state=cfg.seed)
-    data, kinds = training_set(indexes, catalogue, cfg, ranker, projects, progress)
+    data, kinds = training_set(indexes, catalogue, cfg, ranker, projects, progress, feedback)
     rows = ", ".join(f"{h} {len(v):,} ({int((v > 0).sum()):,} positive)" for h, v in data.y.items())
     progress(f"training rows: {rows}")
     ranker.fit(indexes[cfg.label_years[0]], data)
