@@ -47,10 +47,15 @@ feedback, model reload). A write key can also read. `/health`, `/ready` and thes
 
 
 async def _poll(corridor: Corridor, seconds: float) -> None:
-    """Pick up, without a restart, a newly promoted model (a refused one is logged once and skipped) and the
-    organisations the CLI or another server process stored."""
+    """Pick up, without a restart, a new world (a refreshed catalogue version; a tagger promoted with its
+    model), a newly promoted model (a refused one is logged once and skipped) and the organisations the CLI
+    or another server process stored."""
     while True:
         await asyncio.sleep(seconds)
+        try:
+            await run_in_threadpool(corridor.poll_world)
+        except Exception:  # noqa: BLE001 - the poller must never die; the error is logged
+            log.exception("world poll failed")
         try:
             if corridor.model_changed():
                 await run_in_threadpool(corridor.poll_model)

@@ -470,6 +470,38 @@ def train(
     run_training(_workspace(), out_dir, train_year, eval_year, force, out, cv)
 
 
+@app.command("retrain")
+@handles_errors
+def retrain(
+    releases: Annotated[list[Path] | None, typer.Option("--from", help="New release files to refresh the catalogue "
+                                                                    "with first (as `corridor data refresh`).")] = None,
+    force: Annotated[bool, typer.Option(help="Train even if nothing changed, and promote even if the gate "
+                                             "refuses.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """The whole loop: refresh, embed, retrain the tagger if its labels changed, train with feedback, evaluate,
+    promote through the gate (servers hot-swap). Exit code 0 promoted, 3 kept, 2 failed; report in
+    $CORRIDOR_STATE_DIR/retrain/<run>/report.md and report.html."""
+    from training.retrain import run_retrain
+
+    settings = get_settings()
+    with common.open_corridor() as corridor:
+        records = corridor.feedback_records()
+    with out.status("retraining") as status:
+        result = run_retrain(settings.workspace_paths(), records, list(releases or []), settings.state_dir / "retrain",
+                             progress=lambda msg: status.update(msg), force=force)
+    if json_out:
+        sys.stdout.write(json.dumps({"status": result.status, "reason": result.reason,
+                                     "model_version": result.model_version,
+                                     "report": str(result.run_dir / "report.md")}, indent=2) + "\n")
+    else:
+        colour = {"promoted": "green", "kept": "yellow"}.get(result.status, "red")
+        (out if result.status != "failed" else err).print(
+            f"[{colour}]{result.status}[/{colour}]: {result.reason}", highlight=False)
+        out.print(f"report: {result.run_dir / 'report.md'} and report.html")
+    raise typer.Exit(result.exit_code)
+
+
 @app.command("evaluate")
 @handles_errors
 def evaluate_cmd(

@@ -15,6 +15,7 @@ which the adapters turn into HTTP status codes and exit codes.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ import pandas as pd
 
 from recommender.artifacts import MANIFEST, ModelIntegrityError, read_verified_manifest
 from recommender.errors import (
+    CorridorError,
     ForbiddenError,
     InvalidOrganisationError,
     NotReadyError,
@@ -115,6 +117,16 @@ class WorldSource(Protocol):
 
     def load(self, added: list[dict]) -> World:
         """The world served, with the organisations users added (``added``) overlaid on the catalogue."""
+
+    def world_key(self) -> str:
+        """What the world is built from that can change on disk under a running server (the catalogue
+        version, the tagger): a cheap read. A new key means :meth:`reloaded` gives a different world."""
+
+    def reloaded(self) -> WorldSource:
+        """A source that reads everything afresh (the encoder's loaded model is kept)."""
+
+    def model_expectations(self) -> dict:
+        """What a ranking model must match to be served over this world (encoder, taxonomy, tagger)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +232,8 @@ class Corridor:
         self.refused_sha: str | None = None
         self.last_error: str | None = None
         self.warms_caches = False  # set by start(): a server fills its caches after each model load
+        self.world_key: str | None = None  # what the served world was built from (catalogue version, tagger)
+        self._refused_world: str | None = None
 
     @property
     def catalogue_ids(self) -> frozenset[str]:
@@ -240,7 +254,12 @@ class Corridor:
         return serving
 
     def _build(self) -> None:
+        self._serving = self._new_serving()
+
+    def _new_serving(self) -> Serving:
+        """A snapshot of the source's world (no model yet); records what it was built from."""
         start = time.perf_counter()
+        key = self.source.world_key()
         versions = self.store.organisation_versions()
         added = self.store.organisations()
         world = self.source.load(added)
@@ -248,10 +267,47 @@ class Corridor:
         # The catalogue as shipped (no user rows): what a reverted overlay goes back to.
         self.shipped_organisations = world.shipped_organisations.set_index("id", drop=False)
         self.store_versions = dict(versions)
+        self.world_key = key
         index = world.index
-        self._serving = Serving(index, None, {}, None, _now(), OrganisationSearch(index), world.tagger)
-        log.info("index ready: %d organisations (%d added by users) in %.1f s",
-                 len(index.ids), len(added), time.perf_counter() - start)
+        log.info("index ready: %d organisations (%d added by users) in %.1f s; %s",
+                 len(index.ids), len(added), time.perf_counter() - start, key)
+        return Serving(index, None, {}, None, _now(), OrganisationSearch(index), world.tagger)
+
+    def _follow_source(self) -> None:
+        """Point the model source's expectations at the current world source."""
+        if isinstance(self.model, ModelSource):
+            self.model = replace(self.model, expectations=self.source.model_expectations)
+
+    def poll_world(self) -> bool:
+        """Serve a new world when what it is built from changed on disk (a refreshed catalogue version, a
+        retrained tagger bundled with a promoted model): build it beside the served one, load the promoted
+        model over it, then swap both at once. If the model does not fit the new world, the served snapshot
+        stays and the refusal is logged (once per change). Whether a new world is served."""
+        key = self.source.world_key()
+        if key == self.world_key or key == self._refused_world:
+            return False
+        with self.lock:
+            previous_source, previous = self.source, self.serving
+            kept = (self.describe, self.shipped_organisations, self.store_versions, self.world_key)
+            self.source = self.source.reloaded()
+            self._follow_source()
+            try:
+                fresh = self._new_serving()
+                if self.model is not None:
+                    ranker, manifest, sha = self.model.load()
+                    fresh = fresh.with_model(ranker, manifest, sha)
+            except (CorridorError, ModelIntegrityError) as exc:
+                self.source, self._serving = previous_source, previous
+                self.describe, self.shipped_organisations, self.store_versions, self.world_key = kept
+                self._follow_source()
+                self._refused_world = key
+                log.error("new world (%s) not served, the current one stays: %s", key, exc)
+                return False
+            self._serving = fresh
+            self.refused_sha, self.last_error = None, None
+            log.info("now serving %s with model %s", key, fresh.model_version)
+        self.warm_in_background()
+        return True
 
     def start(self, warm_caches: bool = True) -> Corridor:
         """Build everything a server needs before its first request: the index, the query encoder's model and
@@ -774,6 +830,26 @@ class WorkspaceSource:
     def rulebook(self) -> RuleBook:
         return self.workspace.rulebook
 
+    def world_key(self) -> str:
+        from recommender.profiles.tagger_store import TAGGER_FILE, tagger_directory
+
+        paths = self.workspace.paths
+        version = self.workspace.catalogue_versions.current_name() if paths.catalogue_versions_dir else "shipped"
+        try:
+            manifest = json.loads((tagger_directory(paths.tagger_dir, paths.model_dir) / MANIFEST).read_text())
+            tagger = str((manifest.get("files") or {}).get(TAGGER_FILE))
+        except (OSError, ValueError):
+            tagger = "none"
+        return f"catalogue {version}; tagger {tagger[:16]}"
+
+    def reloaded(self) -> WorkspaceSource:
+        from recommender.workspace import Workspace
+
+        return WorkspaceSource(Workspace(self.workspace.paths, encoder_override=self.workspace.encoder))
+
+    def model_expectations(self) -> dict:
+        return self.workspace.model_expectations()
+
     def load(self, added: list[dict]) -> World:
         from recommender.catalogue.store import with_user_organisations
         from recommender.profiles.query_encoder import QueryTextEncoder
@@ -793,4 +869,5 @@ def open_corridor(settings, busy_seconds: float | None = None) -> Corridor:
     ws = Workspace(settings.workspace_paths())
     store = open_store(settings.database_url, settings.user_organisations_file,
                        settings.database_busy_seconds if busy_seconds is None else busy_seconds)
-    return Corridor(store, WorkspaceSource(ws), ModelSource(settings.model_dir, ws.model_expectations))
+    source = WorkspaceSource(ws)
+    return Corridor(store, source, ModelSource(settings.model_dir, source.model_expectations))

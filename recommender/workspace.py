@@ -19,7 +19,7 @@ from recommender.catalogue.versions import CatalogueVersions
 from recommender.profiles.encoder import Encoder
 from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, TextEncoder, build_profiles, score_texts
-from recommender.profiles.tagger_store import load_tagger
+from recommender.profiles.tagger_store import load_tagger, tagger_directory
 from recommender.profiles.taxonomy import Taxonomy, TermMatcher, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,10 @@ class Workspace:
     @cached_property
     def tagger(self) -> PriorityTagger | None:
         """The shipped/trained tagger if it matches this encoder and taxonomy; else None (similarity only)."""
+        directory = tagger_directory(self.paths.tagger_dir, self.paths.model_dir)
         try:
             tagger, self._tagger_sha = load_tagger(
-                self.paths.tagger_dir,
+                directory,
                 encoder_fingerprint=self.encoder.fingerprint,
                 taxonomy_version=self.taxonomy.version,
                 priorities=self.taxonomy.ids,
@@ -118,7 +119,7 @@ class Workspace:
             self.tagger_status = f"unavailable ({exc}); priority scores fall back to description similarity"
             log.warning("priority tagger refused: %s", exc)
             return None
-        self.tagger_status = f"loaded from {self.paths.tagger_dir}"
+        self.tagger_status = f"loaded from {directory}"
         return tagger
 
     @cached_property

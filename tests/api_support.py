@@ -117,6 +117,15 @@ class SyntheticSource:
     def rulebook(self):
         return rulebook()
 
+    def world_key(self) -> str:
+        return "synthetic"
+
+    def reloaded(self) -> SyntheticSource:
+        return self
+
+    def model_expectations(self) -> dict:
+        return EXPECT
+
     def load(self, added: list[dict]) -> World:
         from recommender.catalogue.store import with_user_organisations
 
@@ -174,6 +183,15 @@ class FixedWorld:
 
     def rulebook(self):
         return self.index.rulebook
+
+    def world_key(self) -> str:
+        return "fixed"
+
+    def reloaded(self) -> FixedWorld:
+        return self
+
+    def model_expectations(self) -> dict:
+        return EXPECT
 
     def load(self, added: list[dict]) -> World:
         from recommender.ranking.incremental import description_texts, with_organisations

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from recommender.artifacts import read_verified_manifest
 from recommender.evaluation.metrics import PRIMARY_METRIC
+from recommender.profiles.tagger_store import TAGGER_FILE, tagger_directory
 from recommender.ranking.features import FEATURES
 from recommender.ranking.rankers import BASELINES, EVALUATED_PREFIX, LearnedRanker
 from recommender.workspace import Workspace
@@ -47,6 +48,16 @@ def _profiles_at(ws: Workspace):
     return at
 
 
+def tagger_bundle(ws: Workspace) -> dict:
+    """The tagger the model was trained with, as a file written into the model's directory: the two are then
+    promoted together, in one rename, and served together (empty without a tagger)."""
+    if ws.tagger is None:
+        return {}
+    source = tagger_directory(ws.paths.tagger_dir, ws.paths.model_dir) / TAGGER_FILE
+    data = source.read_bytes()
+    return {TAGGER_FILE: lambda target: target.write_bytes(data)}
+
+
 def mean_primary(results: dict, tasks: list[str] | None = None) -> float:
     """Mean of the learned ranker's primary metric over ``tasks`` (default: every task in ``results``)."""
     names = list(results) if tasks is None else tasks
@@ -70,6 +81,7 @@ def _manifest(ws: Workspace, cfg: TrainConfig, results: dict, meta: dict) -> dic
         "tagger_fingerprint": ws.tagger_fingerprint,
         "encoder_model": getattr(ws.encoder, "model_name", "?"),
         "taxonomy_version": ws.taxonomy.version,
+        "priorities": list(ws.taxonomy.ids),
         "rules_version": ws.rulebook.version,
         "data_fingerprint": data_fp,
         "train_year": cfg.train_year,
@@ -130,7 +142,7 @@ def run_training(
             f"[yellow]not promoted[/yellow]: the learned ranker does not lead the best baseline on "
             f"{', '.join(failing)}; saved to {target} (use --force to promote)"
         )
-    ranker.save(target, manifest, files)
+    ranker.save(target, manifest, files, tagger_bundle(ws))
     console.print(report, highlight=False)
     console.print(
         f"model {manifest['model_version']} written to {target} "

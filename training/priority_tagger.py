@@ -58,6 +58,19 @@ def tagging_data(
     )
 
 
+def weak_labels_sha256(catalogue: Catalogue, taxonomy: Taxonomy) -> str:
+    """A digest of the tagger's training labels: which projects carry weak labels, and which labels. The
+    tagger is retrained when it changes (new or changed projects with EuroSciVoc paths or call topics)."""
+    import hashlib
+
+    projects = catalogue.projects
+    projects = projects[has_weak_label_metadata(projects) & projects["title"].notna()].sort_values("id")
+    digest = hashlib.sha256(taxonomy.version.encode())
+    digest.update("\n".join(projects["id"].astype(str)).encode())
+    digest.update(np.packbits(weak_labels(projects.reset_index(drop=True), taxonomy), axis=None).tobytes())
+    return digest.hexdigest()
+
+
 MIN_POSITIVES = 10  # a priority enters macro-F1 only with this many positives in training and in test
 
 

@@ -409,6 +409,9 @@ def generator_recall(ranker: LearnedRanker, index: RankingIndex, task: Task) -> 
     return {name: round(n / total, 4) if total else 0.0 for name, n in found.items()}
 
 
+CURRENT = "current model"  # the served model, evaluated beside a retrained one (not a baseline)
+
+
 def evaluate(
     index: RankingIndex,
     rankers: dict[str, Ranker],
@@ -439,12 +442,15 @@ def evaluate(
         if "learned" in rankers:
             learned = rankers["learned"]
             scores = {n: r[PRIMARY_METRIC] for n, r in results[task.name]["rankers"].items()}
-            best_baseline = max((s, n) for n, s in scores.items() if n != "learned")
+            best_baseline = max((s, n) for n, s in scores.items() if n not in ("learned", CURRENT))
             results[task.name]["learned_leads"] = scores["learned"] > best_baseline[0]
             results[task.name]["best_baseline"] = best_baseline[1]
             results[task.name]["learned_minus_best_baseline"] = paired_bootstrap(
                 per_query["learned"], per_query[best_baseline[1]]
             )
+            if CURRENT in rankers:
+                results[task.name]["learned_minus_current"] = paired_bootstrap(per_query["learned"],
+                                                                               per_query[CURRENT])
             if isinstance(learned, LearnedRanker) and task.queries:
                 results[task.name]["generator_recall"] = generator_recall(learned, index, task)
     return results
@@ -499,10 +505,14 @@ def evaluate_design(
     cfg: TrainConfig,
     thresholds: np.ndarray | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    current: Ranker | None = None,
 ) -> dict:
-    """The learned ranker and every baseline on the tasks of ``cfg.eval_year`` (features up to the year before)."""
+    """The learned ranker and every baseline on the tasks of ``cfg.eval_year`` (features up to the year before);
+    ``current``, the served model, too, when it can be compared (it never saw ``cfg.eval_year``)."""
     eval_index = index_at(catalogue, profiles_at, cfg.eval_year - 1, encode, rulebook, thresholds)
     rankers: dict[str, Ranker] = {"learned": ranker}
+    if current is not None:
+        rankers[CURRENT] = current
     for name, cls in BASELINES.items():
         rankers[name] = cls().fit(eval_index)
     tasks = build_tasks(
@@ -519,11 +529,12 @@ def train_and_evaluate(
     cfg: TrainConfig,
     thresholds: np.ndarray | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    current: Ranker | None = None,
 ):
-    """Fit on the label years before ``cfg.eval_year`` and evaluate on it."""
+    """Fit on the label years before ``cfg.eval_year`` and evaluate on it (beside ``current``, if given)."""
     ranker, meta = fit_ranker(catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress)
     start = time.perf_counter()
-    results = evaluate_design(ranker, catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress)
+    results = evaluate_design(ranker, catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress, current)
     meta["timings"] = {
         "train_seconds": meta.pop("train_seconds"),
         "evaluate_seconds": round(time.perf_counter() - start, 1),

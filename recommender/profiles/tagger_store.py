@@ -21,6 +21,7 @@ def save_tagger(
     priorities: list[str],
     metrics: dict,
     config: dict,
+    weak_labels_sha256: str | None = None,
 ) -> dict:
     return write_model_dir(
         directory,
@@ -32,6 +33,7 @@ def save_tagger(
             "priorities": priorities,
             "metrics": metrics,
             "config": config,
+            "weak_labels_sha256": weak_labels_sha256,
         },
     )
 
@@ -51,3 +53,11 @@ def load_tagger(
         },
     )
     return joblib.load(directory / TAGGER_FILE), manifest["files"][TAGGER_FILE][:16]
+
+
+def tagger_directory(tagger_dir: Path, model_dir: Path | None) -> Path:
+    """Where the tagger in use lives: bundled in the promoted ranker's directory when the ranker carries
+    the tagger it was trained with (so the two are promoted together, atomically), else its own directory."""
+    if model_dir is not None and (model_dir / TAGGER_FILE).exists():
+        return model_dir
+    return tagger_dir

@@ -14,6 +14,7 @@ texts) lives in that index's ``cache``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -367,12 +368,17 @@ class LearnedRanker(RankerBase):
         """The heads as LightGBM text models, by file name."""
         return {f"{prefix}head-{head}.txt": booster.model_to_string() for head, booster in self.heads_.items()}
 
-    def save(self, directory: Path, manifest: dict | None = None, extra_files: dict[str, str] | None = None) -> dict:
-        """Write heads (LightGBM text models), parameters and any ``extra_files`` under one manifest."""
+    def save(self, directory: Path, manifest: dict | None = None, extra_files: dict[str, str] | None = None,
+             extra_writers: dict[str, Callable[[Path], object]] | None = None) -> dict:
+        """Write heads (LightGBM text models), parameters, any ``extra_files`` (texts) and ``extra_writers``
+        (name -> function writing that path, e.g. the bundled priority tagger) under one manifest."""
         texts = {f"head-{head}.txt": booster.model_to_string() for head, booster in self.heads_.items()}
         texts["params.json"] = json.dumps(self.get_params(), sort_keys=True)
         texts.update(extra_files or {})
-        writers = {name: partial(Path.write_text, data=text) for name, text in texts.items()}
+        writers: dict[str, Callable[[Path], object]] = {
+            name: partial(Path.write_text, data=text) for name, text in texts.items()
+        }
+        writers.update(extra_writers or {})
         return write_model_dir(
             directory,
             writers,
