@@ -194,3 +194,37 @@ def test_the_command_line_reports_a_corrupt_release_in_one_line_with_exit_code_2
     assert result.exit_code == 2, result.output
     assert expected in result.output and "Traceback" not in result.output
     assert not (tmp_path / "state" / "catalogue" / "CURRENT").exists()
+
+
+def _paths(versions: CatalogueVersions, tmp_path: Path):
+    from recommender.workspace import WorkspacePaths
+
+    return WorkspacePaths(catalogue_dir=versions.shipped_dir, database_url=None, taxonomy_file=tmp_path / "t.yaml",
+                          tagger_dir=tmp_path / "tagger", cache_dir=None, shipped_vectors_dir=None,
+                          model_dir=tmp_path / "ranker", catalogue_versions_dir=versions.root)
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("training blew up"), KeyboardInterrupt()])
+def test_a_retrain_that_fails_after_its_refresh_rolls_the_catalogue_back_and_says_so(
+    tmp_path, versions, releases, monkeypatch, failure
+):
+    import training.retrain as retrain
+
+    def fail(*_args, **_kwargs):
+        assert versions.current_name() != SHIPPED  # the refresh had made its version current
+        raise failure
+
+    monkeypatch.setattr(retrain, "_retrain", fail)
+    run_root = tmp_path / "runs"
+    if isinstance(failure, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            retrain.run_retrain(_paths(versions, tmp_path), [], releases, run_root)
+    else:
+        result = retrain.run_retrain(_paths(versions, tmp_path), [], releases, run_root)
+        assert result.status == "failed" and result.exit_code == retrain.EXIT_FAILED
+        assert "training blew up" in result.reason and "as they were" in result.reason
+    assert versions.current_name() == SHIPPED
+    report = next(run_root.iterdir()) / "report.md"
+    text = report.read_text()
+    assert "FAILED" in text and "rolled back the catalogue version it had created: shipped" in text
+    assert "<table>" in report.with_suffix(".html").read_text()

@@ -48,6 +48,7 @@ from training.ranker import CURRENT, TrainConfig, fit_ranker, gate, render_repor
 EXIT_PROMOTED, EXIT_KEPT, EXIT_FAILED = 0, 3, 2
 FIRST_LABEL_YEAR = 2022  # EDF history starts in 2022: every labelled year from there counts
 TOP = 10
+REPORTED = 200  # new projects listed in a run's report (all of them are in the catalogue version's changes.json)
 
 
 @dataclass
@@ -88,7 +89,7 @@ def run_retrain(
             began = time.perf_counter()
             refreshed = refresh_catalogue(versions, releases)
             report["timings"]["refresh_seconds"] = round(time.perf_counter() - began, 1)
-            report["refresh"] = {**refreshed.to_dict(), "new_projects": refreshed.diff.new_projects,
+            report["refresh"] = {**refreshed.to_dict(), "new_projects": refreshed.diff.new_projects[:REPORTED],
                                  "new_organisations": refreshed.diff.new_organisations[:50],
                                  "disappeared_organisations": refreshed.diff.disappeared_organisations[:50]}
             if refreshed.created:
@@ -312,7 +313,7 @@ def _feedback_effect(ws: Workspace, cfg: TrainConfig, thresholds, labels: Feedba
 
 
 def _korean_changes(paths: WorkspacePaths, model_dir: Path, served: dict, ws: Workspace, ranker: LearnedRanker,
-                    progress: Callable[[str], None]) -> list[dict]:
+                    progress: Callable[[str], None]) -> dict:
     """For each Korean organisation with a profile: the European partners that entered or left its top 10,
     the served model over the world it serves vs the new model over the new world."""
     progress("comparing the Korean organisations' top 10")
@@ -328,6 +329,8 @@ def _korean_changes(paths: WorkspacePaths, model_dir: Path, served: dict, ws: Wo
     names = dict(zip(map(str, new_index.ids), map(str, new_index.names), strict=True))
     korean = [str(i) for i, row in new_index.row_of.items()
               if new_index.countries[row] == "KR" and new_index.has_profile[row]]
+    how = ("the served model over the served tagger's scores vs the new model, both over the current catalogue"
+           if old_ranker is not None else "no model was served: every partner of the new top 10 entered")
     out = []
     for org in sorted(korean):
         query = Query(org_id=org, region="EU")
@@ -341,7 +344,7 @@ def _korean_changes(paths: WorkspacePaths, model_dir: Path, served: dict, ws: Wo
             out.append({"organisation": org, "name": names.get(org, org),
                         "entered": [{"id": i, "name": names.get(i, i)} for i in entered],
                         "left": [{"id": i, "name": names.get(i, i)} for i in left]})
-    return out
+    return {"compared": len(korean), "how": how, "changed": out}
 
 
 # ---- the report --------------------------------------------------------------------------------------------
@@ -400,7 +403,8 @@ def report_sections(report: dict) -> list[Section]:
         if refresh.get("new_projects"):
             rows = [[p.get("id"), p.get("programme"), p.get("acronym"), p.get("title"), p.get("year")]
                     for p in refresh["new_projects"]]
-            sections.append((f"New projects ({counts.get('new_projects', len(rows)):,}; first {len(rows)} listed)",
+            sections.append((f"New projects ({counts.get('new_projects', len(rows)):,}; first {len(rows)} listed, "
+                             "European Defence Fund first; all in the catalogue version's changes.json)",
                              ["id", "programme", "acronym", "title", "year"], rows, []))
     if "embedding" in report:
         sections.append(("Embedding", [], [], [f"{report['embedding']['texts_encoded']:,} new or changed texts encoded "
@@ -439,9 +443,10 @@ def report_sections(report: dict) -> list[Section]:
     changes = report.get("korean_top10_changes")
     if changes is not None:
         rows = [[c["name"], ", ".join(e["name"] for e in c["entered"]), ", ".join(e["name"] for e in c["left"])]
-                for c in changes]
-        sections.append((f"Korean organisations whose European top {TOP} changed ({len(rows)})",
-                         ["Korean organisation", "entered the top 10", "left the top 10"], rows, []))
+                for c in changes["changed"]]
+        sections.append((f"Korean organisations whose European top {TOP} changed ({len(rows)} of "
+                         f"{changes['compared']} compared)", ["Korean organisation", "entered the top 10",
+                                                               "left the top 10"], rows, [changes["how"]]))
     return sections
 
 

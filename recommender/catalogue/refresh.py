@@ -39,12 +39,14 @@ from recommender.catalogue.versions import CatalogueVersions, catalogue_sha256
 PROJECT_TEXT_FIELDS = ("title", "objective", "keywords", "acronym", "start_date", "end_date", "signature_date",
                        "topic", "call", "type_of_action")
 ORGANISATION_FIELDS = ("name", "short_name", "country", "activity_type", "sme", "city")
-SHOWN = 200  # rows of each list kept in the diff (counts are always complete)
+SHOWN = 200  # rows of each list kept in the diff (counts are always complete; new projects are all listed)
+PROGRAMME_SHOWN_FIRST = {"edf": 0, "security": 1, "horizon-europe": 2, "h2020": 3}  # defence first, for people
 
 
 @dataclass
 class CatalogueDiff:
-    """What a refresh changed. Lists hold at most SHOWN rows each; the counts are complete."""
+    """What a refresh changed. New projects are all listed (European Defence Fund first); the other lists
+    hold at most SHOWN rows each; the counts are complete."""
 
     releases: list[dict] = field(default_factory=list)
     new_projects: list[dict] = field(default_factory=list)
@@ -77,7 +79,9 @@ def merge_releases(current: Catalogue, releases: list[Release]) -> tuple[Catalog
     incoming.loc[security, "programme"] = "security"
     incoming.loc[security, "programme_part"] = keep_programme.loc[security, "programme_part"].to_numpy()
     is_new = ~incoming["id"].isin(old_projects.index)
-    diff.new_projects = _rows(incoming[is_new], ["id", "programme", "acronym", "title", "year"])
+    fresh = incoming[is_new].assign(_rank=incoming.loc[is_new, "programme"].map(PROGRAMME_SHOWN_FIRST).fillna(9))
+    fresh = fresh.sort_values(["_rank", "id"], kind="stable")
+    diff.new_projects = _rows(fresh, ["id", "programme", "acronym", "title", "year"], limit=None)
     changed = [pid for pid in incoming.loc[~is_new, "id"] if _differs(old_projects.loc[pid],
                                                                      incoming.set_index("id").loc[pid])]
     diff.changed_projects = [{"id": pid, "title": _plain(incoming.set_index("id").at[pid, "title"])}
@@ -198,8 +202,9 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _rows(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
-    return [{c: _plain(v) for c, v in row.items()} for row in frame[columns].head(SHOWN).to_dict("records")]
+def _rows(frame: pd.DataFrame, columns: list[str], limit: int | None = SHOWN) -> list[dict]:
+    chosen = frame[columns] if limit is None else frame[columns].head(limit)
+    return [{c: _plain(v) for c, v in row.items()} for row in chosen.to_dict("records")]
 
 
 @dataclass(frozen=True)
