@@ -228,3 +228,40 @@ def test_a_retrain_that_fails_after_its_refresh_rolls_the_catalogue_back_and_say
     text = report.read_text()
     assert "FAILED" in text and "rolled back the catalogue version it had created: shipped" in text
     assert "<table>" in report.with_suffix(".html").read_text()
+
+
+def test_a_horizon_2020_export_joins_the_projects_the_link_table_numbered_by_record(tmp_path, world):
+    """H2020 grants the catalogue knows only by CORDIS record number (h2020-rcn-<rcn>, no text) are enriched
+    in place, not duplicated; a security-research project stays one."""
+    from recommender.catalogue import Catalogue
+
+    projects = world.projects.copy()
+    link = projects.iloc[[0]].assign(id="h2020-rcn-555", programme="h2020", title=pd.NA, objective=pd.NA, year=2018)
+    security = projects.iloc[[1]].assign(id="700123", programme="security", programme_part="H2020-SC7", year=2017)
+    members = world.participations[world.participations["project_id"] == projects.iloc[0]["id"]]
+    catalogue = Catalogue(world.organisations, pd.concat([projects, link, security], ignore_index=True),
+                          pd.concat([world.participations, members.assign(project_id="h2020-rcn-555")],
+                                    ignore_index=True))
+    folder = tmp_path / "cordis-h2020projects-csv"
+    folder.mkdir()
+    org = world.organisations.iloc[0]
+    (folder / "project.csv").write_text(
+        "id;acronym;title;objective;startDate;ecSignatureDate;frameworkProgramme;rcn;legalBasis\n"
+        "654321;DRONEX;Drone swarms for search and rescue;Autonomous drones.;2018-01-01;2017-12-01;H2020;555;"
+        "H2020-EU.3.7\n"
+        "700123;SECURE;Border security sensing;Radar.;2017-05-01;2017-04-01;H2020;777;H2020-EU.3.7\n")
+    (folder / "organization.csv").write_text(
+        "projectID;organisationID;name;country;role;activityType\n"
+        f"654321;{org['id']};{org['name']};{org['country']};coordinator;PRC\n"
+        f"700123;{org['id']};{org['name']};{org['country']};participant;PRC\n")
+    release = read_release(folder)
+    assert release.programme == "h2020" and release.rcn == {"654321": "555", "700123": "777"}
+    merged, diff = merge_releases(catalogue, [release])
+    by_id = merged.projects.set_index("id")
+    assert "654321" not in by_id.index and by_id.at["h2020-rcn-555", "title"] == "Drone swarms for search and rescue"
+    assert by_id.at["700123", "programme"] == "security" and by_id.at["700123", "programme_part"] == "H2020-SC7"
+    assert {p["id"] for p in diff.changed_projects} == {"h2020-rcn-555", "700123"} and not diff.new_projects
+    assert set(merged.participations.loc[merged.participations["project_id"] == "h2020-rcn-555", "org_id"]) == {
+        org["id"]}
+    gone = {r["id"] for r in diff.disappeared_organisations}
+    assert gone == set(members["org_id"]) - {org["id"]}
