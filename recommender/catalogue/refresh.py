@@ -82,10 +82,12 @@ def merge_releases(current: Catalogue, releases: list[Release]) -> tuple[Catalog
     fresh = incoming[is_new].assign(_rank=incoming.loc[is_new, "programme"].map(PROGRAMME_SHOWN_FIRST).fillna(9))
     fresh = fresh.sort_values(["_rank", "id"], kind="stable")
     diff.new_projects = _rows(fresh, ["id", "programme", "acronym", "title", "year"], limit=None)
-    changed = [pid for pid in incoming.loc[~is_new, "id"] if _differs(old_projects.loc[pid],
-                                                                     incoming.set_index("id").loc[pid])]
-    diff.changed_projects = [{"id": pid, "title": _plain(incoming.set_index("id").at[pid, "title"])}
-                             for pid in changed[:SHOWN]]
+    relisted = incoming.loc[~is_new].set_index("id")
+    columns = list(PROJECT_TEXT_FIELDS)
+    as_text = lambda frame: frame.astype("string").fillna("\x00")  # noqa: E731 - missing equals missing only
+    differs = ~(as_text(old_projects.loc[relisted.index, columns]) == as_text(relisted[columns])).all(axis=1)
+    changed = list(relisted.index[differs.to_numpy()])
+    diff.changed_projects = [{"id": pid, "title": _plain(relisted.at[pid, "title"])} for pid in changed[:SHOWN]]
     projects = pd.concat([current.projects[~current.projects["id"].isin(listed)], incoming], ignore_index=True)
 
     # participations: the release's for the projects it lists, everyone else's as they were
@@ -186,16 +188,6 @@ def _sources(before: object, added: object) -> str:
     return ";".join(ordered)
 
 
-def _differs(old: pd.Series, new: pd.Series) -> bool:
-    for column in PROJECT_TEXT_FIELDS:
-        a, b = old.get(column), new.get(column)
-        if pd.isna(a) and pd.isna(b):
-            continue
-        if pd.isna(a) or pd.isna(b) or str(a) != str(b):
-            return True
-    return False
-
-
 def _plain(value: Any) -> Any:
     if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
         return None
@@ -229,12 +221,13 @@ def refresh_catalogue(versions: CatalogueVersions, release_paths: list[Path]) ->
     parent = versions.current_name()
     current = load_catalogue(versions.current_dir())
     merged, diff = merge_releases(current, releases)
-    if not diff.changed or catalogue_sha256(merged) == catalogue_sha256(current):
+    digest = catalogue_sha256(merged) if diff.changed else ""
+    if not diff.changed or digest == catalogue_sha256(current):
         return RefreshResult(parent, False, parent, diff)
     manifest = {"kind": "refresh", "releases": diff.releases, "counts": diff.counts,
                 "tables": {name: int(len(getattr(merged, name))) for name in ("organisations", "projects",
                                                                               "participations")}}
-    name = versions.commit(merged, manifest, diff.to_dict(), diff_markdown(diff, parent))
+    name = versions.commit(merged, manifest, diff.to_dict(), diff_markdown(diff, parent), digest)
     return RefreshResult(name, True, parent, diff)
 
 

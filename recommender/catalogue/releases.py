@@ -153,13 +153,8 @@ def _cordis_release(files: _Files, origin: str) -> Release:
     optional = {stem: files.table(stem, cols, rows_required=False) for stem, cols in CORDIS_OPTIONAL.items()
                 if stem in files.names()}
     programme = _programme(project, origin)
-    _require_ids(project, "id", "project")
-    _require_ids(organization, "projectID", "organization")
-    _require_ids(organization, "organisationID", "organization")
-    unknown = sorted(set(organization["projectID"].dropna()) - set(project["id"].dropna()))
-    if unknown:
-        raise ReleaseError(f"{origin}: organization rows name {len(unknown)} project(s) not in project: "
-                           f"{', '.join(unknown[:5])}")
+    _require_linked(origin, (project, "project", "id"), (organization, "organization", "projectID"),
+                    "organisationID")
     he = pd.DataFrame({
         "projectID": project["id"],
         "acronym": _column(project, "acronym"),
@@ -214,13 +209,8 @@ def _cordis_release(files: _Files, origin: str) -> Release:
 def _edf_release(files: _Files, origin: str) -> Release:
     projects = files.table("edf-projects", EDF_FILES["edf-projects"], sep=",")
     participants = files.table("edf-participants", EDF_FILES["edf-participants"], sep=",")
-    _require_ids(projects, "project_id", "edf-projects")
-    _require_ids(participants, "project_id", "edf-participants")
-    _require_ids(participants, "pic", "edf-participants")
-    unknown = sorted(set(participants["project_id"].dropna()) - set(projects["project_id"].dropna()))
-    if unknown:
-        raise ReleaseError(f"{origin}: edf-participants rows name {len(unknown)} project(s) not in edf-projects: "
-                           f"{', '.join(unknown[:5])}")
+    _require_linked(origin, (projects, "edf-projects", "project_id"), (participants, "edf-participants", "project_id"),
+                    "pic")
     for column in ("topic", "start_date", "end_date", "keywords"):
         projects[column] = _column(projects, column)
     participants["city"] = _column(participants, "city")
@@ -241,6 +231,20 @@ def _require_ids(frame: pd.DataFrame, column: str, stem: str) -> None:
     if blank.any():
         rows = [int(i) + 2 for i in frame.index[blank][:5]]  # +2: the header is line 1
         raise ReleaseError(f"{stem}: {int(blank.sum())} row(s) without {column} (lines {rows})")
+
+
+def _require_linked(origin: str, projects: tuple[pd.DataFrame, str, str], members: tuple[pd.DataFrame, str, str],
+                    member_id: str) -> None:
+    """Every project and member row has its ids, and every member row names a project of the release.
+    ``projects`` and ``members`` are (table, file stem, project id column)."""
+    (project_frame, project_stem, project_column), (member_frame, member_stem, link_column) = projects, members
+    _require_ids(project_frame, project_column, project_stem)
+    _require_ids(member_frame, link_column, member_stem)
+    _require_ids(member_frame, member_id, member_stem)
+    unknown = sorted(set(member_frame[link_column].dropna()) - set(project_frame[project_column].dropna()))
+    if unknown:
+        raise ReleaseError(f"{origin}: {member_stem} rows name {len(unknown)} project(s) not in {project_stem}: "
+                           f"{', '.join(unknown[:5])}")
 
 
 def _programme(project: pd.DataFrame, origin: str) -> str:

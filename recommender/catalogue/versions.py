@@ -79,10 +79,12 @@ class CatalogueVersions:
             out.append({**manifest, "current": manifest.get("version") == current})
         return out
 
-    def commit(self, catalogue: Catalogue, manifest: dict, changes: dict, changes_md: str) -> str:
-        """Write ``catalogue`` as a new version whose parent is the current one, then make it current."""
+    def commit(self, catalogue: Catalogue, manifest: dict, changes: dict, changes_md: str,
+               digest: str | None = None) -> str:
+        """Write ``catalogue`` as a new version whose parent is the current one, then make it current.
+        ``digest``: its :func:`catalogue_sha256`, when the caller has it already."""
         parent = self.current_name()
-        digest = catalogue_sha256(catalogue)
+        digest = digest or catalogue_sha256(catalogue)
         created = datetime.now(UTC)
         name = f"{created:%Y%m%dT%H%M%SZ}-{digest[:10]}"
         full = {**manifest, "version": name, "parent": parent, "created": created.isoformat(timespec="seconds"),
