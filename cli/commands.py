@@ -23,7 +23,6 @@ from recommender import __version__
 from recommender.catalogue import build_catalogue, catalogue_stats, load_curated, save_catalogue
 from recommender.catalogue.build import SOURCE_FILES
 from recommender.csvout import write_csv
-from recommender.profiles.tagger_store import save_tagger
 from recommender.profiles.views import priority_rows, read_text_rows
 from recommender.settings import Settings, get_settings
 from recommender.workspace import Workspace
@@ -372,22 +371,11 @@ def tagger_train(
     test_year: Annotated[int, typer.Option(help="Held-out year for the recorded evaluation.")] = 2023,
 ) -> None:
     """Train the priority tagger on every labelled project and save it with its evaluation."""
-    from training.priority_tagger import evaluate_tagging, tagging_data, train_tagger
+    from training.priority_tagger import train_and_save_tagger
 
     ws = _workspace()
     target = out_dir or ws.paths.tagger_dir
-    data = tagging_data(ws.catalogue, ws.encoder, ws.taxonomy, show_progress=True)
-    report = evaluate_tagging(data, ws.taxonomy, test_year)
-    tagger = train_tagger(data)
-    save_tagger(
-        tagger,
-        target,
-        encoder_fingerprint=ws.encoder.fingerprint,
-        taxonomy_version=ws.taxonomy.version,
-        priorities=ws.taxonomy.ids,
-        metrics=report,
-        config=tagger.get_params(),
-    )
+    report = train_and_save_tagger(ws.catalogue, ws.encoder, ws.taxonomy, target, test_year, show_progress=True)
     macro = {m: round(v["macro_f1"], 3) for m, v in report["methods"].items()}
     out.print(f"tagger saved to {target}; held-out {test_year} macro-F1: {macro}")
 

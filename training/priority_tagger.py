@@ -242,3 +242,18 @@ def train_tagger(data: TaggingData, random_state: int = 0) -> PriorityTagger:
     """The shipped tagger: trained on every labelled project (all years)."""
     rows = np.arange(len(data.labels))
     return PriorityTagger(random_state=random_state).fit(data.features(rows), data.labels, data.texts)
+
+
+def train_and_save_tagger(catalogue: Catalogue, encoder: TextEncoder, taxonomy: Taxonomy, target, test_year: int,
+                          weak_sha: str | None = None, show_progress: bool = False) -> dict:
+    """Evaluate the tagger design on ``test_year``, train it on every labelled project and save it into
+    ``target`` with that evaluation and the digest of its weak labels (retraining compares it). The evaluation."""
+    from recommender.profiles.tagger_store import save_tagger
+
+    data = tagging_data(catalogue, encoder, taxonomy, show_progress=show_progress)
+    evaluation = evaluate_tagging(data, taxonomy, test_year)
+    tagger = train_tagger(data)
+    save_tagger(tagger, target, encoder_fingerprint=encoder.fingerprint, taxonomy_version=taxonomy.version,
+                priorities=taxonomy.ids, metrics=evaluation, config=tagger.get_params(),
+                weak_labels_sha256=weak_sha or weak_labels_sha256(catalogue, taxonomy))
+    return evaluation

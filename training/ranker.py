@@ -23,7 +23,7 @@ grouped by project, checks the shipped design on the year the evaluation model n
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +44,7 @@ from recommender.profiles.profiles import Profiles
 from recommender.profiles.text import project_text
 from recommender.ranking.contract import Ranker
 from recommender.ranking.features import pair_features, query_context
-from recommender.ranking.index import Query, RankingIndex, TextEncoderFn
+from recommender.ranking.index import Query, RankingIndex, ResolvedQuery, TextEncoderFn
 from recommender.ranking.rankers import BASELINES, GENERATORS, LearnedRanker, TrainingSet
 from training.feedback import FeedbackLabels
 
@@ -157,29 +157,40 @@ def _add_group(
     kind: str,
     ranker: LearnedRanker,
     index: RankingIndex,
-    query: Query,
-    grades: dict[str, int],
+    query: Query | ResolvedQuery,
+    grades: Mapping[str, int],
     weight: float,
     rng: np.random.Generator,
     n_neg: int,
-) -> None:
-    rq = index.resolve(query)
+    extra: Sequence[str] = (),
+    keep: Sequence[str] = (),
+) -> bool:
+    """Add one group: the query's generated candidates (and ``extra`` ones no generator proposed), labelled by
+    ``grades``, its positives, ``n_neg`` sampled negatives and the ``keep`` negatives, never sampled away.
+    Whether it was added (a group without a positive gives a ranker nothing to order)."""
+    rq = index.resolve(query) if isinstance(query, Query) else query
     ctx = query_context(index, rq)
     rows = ranker.candidate_rows(index, rq, ctx)
+    if len(extra):
+        told = np.array([index.row_of[c] for c in extra], dtype=np.int64)
+        rows = np.unique(np.concatenate([rows, told]))
+        rows = rows[rows != rq.row]
     if len(rows) == 0:
-        return
+        return False
     labels = np.array([grades.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
     if not labels.any():
-        return
-    pos, neg = np.flatnonzero(labels), np.flatnonzero(labels == 0)
+        return False
+    kept = np.isin(rows, [index.row_of[c] for c in keep]) & (labels == 0)
+    pos, neg = np.flatnonzero(labels), np.flatnonzero((labels == 0) & ~kept)
     if len(neg) > n_neg:
         neg = rng.choice(neg, size=n_neg, replace=False)
-    keep = np.sort(np.concatenate([pos, neg]))
+    chosen = np.sort(np.concatenate([pos, neg, np.flatnonzero(kept)]))
     head = ranker.head_for(rq)
-    groups.X[head].append(pair_features(index, ctx, rows[keep]))
-    groups.y[head].append(labels[keep])
+    groups.X[head].append(pair_features(index, ctx, rows[chosen]))
+    groups.y[head].append(labels[chosen])
     groups.weights[head].append(weight)
     groups.kinds[kind] = groups.kinds.get(kind, 0) + 1
+    return True
 
 
 def _sample(rng: np.random.Generator, items: list[str], n: int) -> list[str]:
@@ -245,20 +256,7 @@ def year_groups(
     resolved = index.resolve_many([Query(text=t) for t in texts])
     for rq, pid, prog in zip(resolved, text_projects["id"], text_projects["programme"], strict=True):
         weight = cfg.defence_weight if prog == "edf" else 1.0
-        grades_text = {o: 1 for o in members.get(pid, [])}
-        ctx = query_context(index, rq)
-        rows = ranker.candidate_rows(index, rq, ctx)
-        labels = np.array([grades_text.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
-        if not labels.any():
-            continue
-        pos, neg = np.flatnonzero(labels), np.flatnonzero(labels == 0)
-        if len(neg) > n_neg:
-            neg = rng.choice(neg, size=n_neg, replace=False)
-        keep = np.sort(np.concatenate([pos, neg]))
-        groups.X["text"].append(pair_features(index, ctx, rows[keep]))
-        groups.y["text"].append(labels[keep])
-        groups.weights["text"].append(weight)
-        groups.kinds["text"] = groups.kinds.get("text", 0) + 1
+        _add_group(groups, "text", ranker, index, rq, {o: 1 for o in members.get(pid, [])}, weight, rng, n_neg)
 
 
 def with_half_of_a_year_as_history(catalogue: Catalogue, year: int, half: set[str]) -> Catalogue:
@@ -316,40 +314,21 @@ def feedback_groups(
     groups: _Groups,
     feedback: FeedbackLabels,
     weight: float,
-) -> dict[str, int]:
+) -> int:
     """One organisation group per query organisation with usable feedback, at label year ``year`` (see
     training/feedback.py): its generated candidates, its real new partners of ``year`` (facts win), the
-    feedback pairs (explicit negatives always kept) and sampled negatives. Counts of what was added."""
+    feedback pairs (explicit negatives always kept) and sampled negatives. The number of groups added."""
     rng = np.random.default_rng(cfg.seed + 104_729 + year)
     facts = new_partner_grades(index, year_links(index, catalogue, year).links)
-    added = {"groups": 0, "positive_pairs": 0, "negative_pairs": 0, "groups_without_a_positive": 0}
+    added = 0
     for query, labelled in sorted(feedback.labels.items()):
-        rq = index.resolve(Query(org_id=query))
-        ctx = query_context(index, rq)
-        generated = ranker.candidate_rows(index, rq, ctx)
-        told = np.array([index.row_of[c] for c in labelled], dtype=np.int64)
-        rows = np.unique(np.concatenate([generated, told]))
-        rows = rows[rows != index.row_of[query]]
         grades = dict(facts.get(query, {}))
         for candidate, label in labelled.items():
-            grades[candidate] = max(grades.get(candidate, 0), 1) if label else grades.get(candidate, 0)
-        labels = np.array([grades.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
-        explicit = np.isin(rows, [index.row_of[c] for c, label in labelled.items() if not label])
-        if not labels.any():
-            added["groups_without_a_positive"] += 1
-            continue
-        pos, neg = np.flatnonzero(labels), np.flatnonzero((labels == 0) & ~explicit)
-        if len(neg) > cfg.negatives_per_query:
-            neg = rng.choice(neg, size=cfg.negatives_per_query, replace=False)
-        keep = np.sort(np.concatenate([pos, neg, np.flatnonzero(explicit & (labels == 0))]))
-        head = ranker.head_for(rq)
-        groups.X[head].append(pair_features(index, ctx, rows[keep]))
-        groups.y[head].append(labels[keep])
-        groups.weights[head].append(weight)
-        groups.kinds["feedback"] = groups.kinds.get("feedback", 0) + 1
-        added["groups"] += 1
-        added["positive_pairs"] += sum(1 for c, label in labelled.items() if label)
-        added["negative_pairs"] += sum(1 for c, label in labelled.items() if not label and grades.get(c, 0) == 0)
+            if label:
+                grades[candidate] = max(grades.get(candidate, 0), 1)
+        negatives = [c for c, label in labelled.items() if not label]
+        added += _add_group(groups, "feedback", ranker, index, Query(org_id=query), grades, weight, rng,
+                            cfg.negatives_per_query, extra=list(labelled), keep=negatives)
     return added
 
 
@@ -374,7 +353,7 @@ def training_set(
         if feedback is not None and feedback.labels and year == cfg.train_year:
             weight = feedback.group_weight(groups.kinds.get("organisation", 0) - before)
             added = feedback_groups(ranker, index, catalogue, year, cfg, groups, feedback, weight)
-            progress(f"{year}: {added['groups']} feedback groups (weight {weight:.3f} each)")
+            progress(f"{year}: {added} feedback groups (weight {weight:.3f} each)")
         if cfg.simulated_defence_history:
             simulated_defence_groups(
                 ranker, catalogue, index.profiles, index.encode_texts, index.rulebook, index.priority_thresholds,

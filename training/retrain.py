@@ -37,7 +37,7 @@ from typing import Any
 
 from recommender.artifacts import ModelIntegrityError, read_verified_manifest
 from recommender.evaluation.metrics import PRIMARY_METRIC
-from recommender.profiles.tagger_store import save_tagger, tagger_directory
+from recommender.profiles.tagger_store import tagger_directory
 from recommender.ranking.features import FEATURES
 from recommender.ranking.index import Query
 from recommender.ranking.rankers import EVALUATED_PREFIX, LearnedRanker
@@ -224,16 +224,11 @@ def _newest_label_year(ws: Workspace) -> int:
 
 def _retrain_tagger(ws: Workspace, paths: WorkspacePaths, run_dir: Path, newest: int, weak_sha: str,
                     report: dict) -> Workspace:
-    from training.priority_tagger import evaluate_tagging, tagging_data, train_tagger
+    from training.priority_tagger import train_and_save_tagger
 
     began = time.perf_counter()
-    data = tagging_data(ws.catalogue, ws.encoder, ws.taxonomy)
-    evaluation = evaluate_tagging(data, ws.taxonomy, newest)
-    tagger = train_tagger(data)
     target = run_dir / "priority-tagger"
-    save_tagger(tagger, target, encoder_fingerprint=ws.encoder.fingerprint, taxonomy_version=ws.taxonomy.version,
-                priorities=ws.taxonomy.ids, metrics=evaluation, config=tagger.get_params(),
-                weak_labels_sha256=weak_sha)
+    evaluation = train_and_save_tagger(ws.catalogue, ws.encoder, ws.taxonomy, target, newest, weak_sha)
     report["tagger"] = {"retrained": True, "reason": "weak labels changed",
                         "held_out_year": newest,
                         "macro_f1": {m: round(v["macro_f1"], 3) for m, v in evaluation["methods"].items()},
