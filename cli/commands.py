@@ -466,6 +466,10 @@ def retrain(
     force: Annotated[bool, typer.Option(help="Train even if nothing changed, and promote even if the gate "
                                              "refuses.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    engine: Annotated[str, typer.Option(help="local (this machine's processes) or ray (Ray tasks: a local Ray, "
+                                             "or the cluster of RAY_ADDRESS, as `corridor report`).")] = "local",
+    workers: Annotated[int | None, typer.Option(help="Workers building the training groups (local default: 1, "
+                                                     "this process; ray default: the cluster's CPUs).")] = None,
 ) -> None:
     """The whole loop: refresh, embed, retrain the tagger if its labels changed, train with feedback, evaluate,
     promote through the gate (servers hot-swap). Exit code 0 promoted, 3 kept, 2 failed; report in
@@ -475,9 +479,12 @@ def retrain(
     settings = get_settings()
     with common.open_corridor() as corridor:
         records = corridor.feedback_records()
-    with out.status("retraining") as status:
+    from cli.batch import open_engine
+
+    with open_engine(engine, workers if workers is not None or engine == "ray" else 1) as chosen, \
+            out.status("retraining") as status:
         result = run_retrain(settings.workspace_paths(), records, list(releases or []), settings.state_dir / "retrain",
-                             progress=lambda msg: status.update(msg), force=force)
+                             progress=lambda msg: status.update(msg), force=force, engine=chosen)
     if json_out:
         sys.stdout.write(json.dumps({"status": result.status, "reason": result.reason,
                                      "model_version": result.model_version,

@@ -23,12 +23,14 @@ grouped by project, checks the shipped design on the year the evaluation model n
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from recommender.batch.context import portable_index
+from recommender.batch.engines import Engine
 from recommender.catalogue import Catalogue
 from recommender.evaluation.metrics import (
     PRIMARY_K,
@@ -152,50 +154,130 @@ class _Groups:
         )
 
 
-def _add_group(
-    groups: _Groups,
-    kind: str,
-    ranker: LearnedRanker,
-    index: RankingIndex,
-    query: Query | ResolvedQuery,
-    grades: Mapping[str, int],
-    weight: float,
-    rng: np.random.Generator,
-    n_neg: int,
-    extra: Sequence[str] = (),
-    keep: Sequence[str] = (),
-) -> bool:
-    """Add one group: the query's generated candidates (and ``extra`` ones no generator proposed), labelled by
-    ``grades``, its positives, ``n_neg`` sampled negatives and the ``keep`` negatives, never sampled away.
-    Whether it was added (a group without a positive gives a ranker nothing to order)."""
-    rq = index.resolve(query) if isinstance(query, Query) else query
-    ctx = query_context(index, rq)
+@dataclass(frozen=True)
+class GroupSpec:
+    """One training group to build: its query (resolved in the driver, where the encoder is), labels by
+    organisation id and weight. ``extra`` candidates join even if no generator proposes them; ``keep``
+    negatives are never sampled away (feedback's explicit negatives)."""
+
+    kind: str
+    query: ResolvedQuery
+    grades: Mapping[str, int]
+    weight: float
+    extra: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """A group's candidate rows, their labels, and which of them are kept negatives."""
+
+    rows: np.ndarray
+    labels: np.ndarray
+    kept: np.ndarray
+
+
+def _candidates(ranker: LearnedRanker, index: RankingIndex, spec: GroupSpec, ctx) -> _Candidates | None:
+    """The spec's generated candidates (and its ``extra`` ones), labelled; None without a positive (a group
+    without one gives a ranker nothing to order)."""
+    rq = spec.query
     rows = ranker.candidate_rows(index, rq, ctx)
-    if len(extra):
-        told = np.array([index.row_of[c] for c in extra], dtype=np.int64)
+    if spec.extra:
+        told = np.array([index.row_of[c] for c in spec.extra], dtype=np.int64)
         rows = np.unique(np.concatenate([rows, told]))
         rows = rows[rows != rq.row]
     if len(rows) == 0:
-        return False
-    labels = np.array([grades.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
+        return None
+    labels = np.array([spec.grades.get(i, 0) for i in index.ids[rows]], dtype=np.int64)
     if not labels.any():
-        return False
-    kept = np.isin(rows, [index.row_of[c] for c in keep]) & (labels == 0)
+        return None
+    kept = np.isin(rows, [index.row_of[c] for c in spec.keep]) & (labels == 0)
+    return _Candidates(rows, labels, kept)
+
+
+def _chosen(candidates: _Candidates, rng: np.random.Generator, n_neg: int) -> np.ndarray:
+    """Positions of the group's rows to train on: positives, ``n_neg`` negatives drawn from ``rng``, kept
+    negatives."""
+    labels, kept = candidates.labels, candidates.kept
     pos, neg = np.flatnonzero(labels), np.flatnonzero((labels == 0) & ~kept)
     if len(neg) > n_neg:
         neg = rng.choice(neg, size=n_neg, replace=False)
-    chosen = np.sort(np.concatenate([pos, neg, np.flatnonzero(kept)]))
-    head = ranker.head_for(rq)
-    groups.X[head].append(pair_features(index, ctx, rows[chosen]))
-    groups.y[head].append(labels[chosen])
-    groups.weights[head].append(weight)
-    groups.kinds[kind] = groups.kinds.get(kind, 0) + 1
-    return True
+    return np.sort(np.concatenate([pos, neg, np.flatnonzero(kept)]))
 
 
-def _sample(rng: np.random.Generator, items: list[str], n: int) -> list[str]:
-    items = sorted(items)
-    return sorted(rng.choice(items, size=n, replace=False)) if len(items) > n else items
+def _candidates_chunk(context: tuple, specs: list[GroupSpec]) -> list[_Candidates | None]:
+    ranker, index = context
+    return [_candidates(ranker, index, spec, query_context(index, spec.query)) for spec in specs]
+
+
+def _features_chunk(context: tuple, work: list[tuple[GroupSpec, np.ndarray]]) -> list[np.ndarray]:
+    ranker, index = context
+    return [pair_features(index, query_context(index, spec.query), rows) for spec, rows in work]
+
+
+SPECS_PER_CHUNK = 32
+
+
+class GroupBuilder:
+    """Builds training groups into ``groups``, in this process or on an engine's workers (local processes or
+    Ray tasks), with one random stream per label year, drawn in group order: every engine builds the same
+    training set as this process, array for array.
+
+    In this process a group is built when it is added. With an engine, groups wait until :meth:`flush`:
+    their candidates are generated on the workers, the driver draws the negatives in group order, then the
+    workers compute the chosen pairs' features. Any other draw from the stream goes through :meth:`sample`,
+    which flushes first, so draws keep their order."""
+
+    def __init__(self, groups: _Groups, ranker: LearnedRanker, index: RankingIndex, rng: np.random.Generator,
+                 n_neg: int, engine: Engine | None = None) -> None:
+        self.groups, self.ranker, self.index, self.rng, self.n_neg = groups, ranker, index, rng, n_neg
+        self.engine = engine
+        self._pending: list[GroupSpec] = []
+        self.added = 0
+
+    def add(self, spec: GroupSpec) -> None:
+        if self.engine is not None:
+            self._pending.append(spec)
+            return
+        ctx = query_context(self.index, spec.query)
+        candidates = _candidates(self.ranker, self.index, spec, ctx)
+        if candidates is not None:
+            chosen = _chosen(candidates, self.rng, self.n_neg)
+            self._append(spec, pair_features(self.index, ctx, candidates.rows[chosen]), candidates.labels[chosen])
+
+    def sample(self, items: list[str], n: int) -> list[str]:
+        """``n`` of ``items`` (all, sorted, when there are at most ``n``), drawn from the year's stream."""
+        items = sorted(items)
+        if len(items) <= n:
+            return items
+        self.flush()
+        return sorted(self.rng.choice(items, size=n, replace=False))
+
+    def flush(self) -> None:
+        specs, self._pending = self._pending, []
+        if not specs or self.engine is None:
+            return
+        context = (self.ranker, portable_index(self.index))
+        chunks = [specs[i : i + SPECS_PER_CHUNK] for i in range(0, len(specs), SPECS_PER_CHUNK)]
+        found = [c for chunk in self.engine.map(_candidates_chunk, context, chunks) for c in chunk]
+        work = []
+        for spec, candidates in zip(specs, found, strict=True):
+            if candidates is not None:
+                chosen = _chosen(candidates, self.rng, self.n_neg)
+                work.append((spec, candidates.rows[chosen], candidates.labels[chosen]))
+        feature_chunks = [[(spec, rows) for spec, rows, _ in work[i : i + SPECS_PER_CHUNK]]
+                          for i in range(0, len(work), SPECS_PER_CHUNK)]
+        features = [X for chunk in self.engine.map(_features_chunk, context, feature_chunks) for X in chunk]
+        for (spec, _, labels), X in zip(work, features, strict=True):
+            self._append(spec, X, labels)
+
+    def _append(self, spec: GroupSpec, X: np.ndarray, labels: np.ndarray) -> None:
+        head = self.ranker.head_for(spec.query)
+        self.groups.X[head].append(X)
+        self.groups.y[head].append(labels)
+        self.groups.weights[head].append(spec.weight)
+        self.groups.kinds[spec.kind] = self.groups.kinds.get(spec.kind, 0) + 1
+        self.added += 1
 
 
 def year_groups(
@@ -207,22 +289,23 @@ def year_groups(
     groups: _Groups,
     projects: set[str] | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    engine: Engine | None = None,
 ) -> None:
     """Add the training groups whose labels formed in ``year`` (``index`` knows up to year-1)."""
-    rng = np.random.default_rng(cfg.seed + year)
+    builder = GroupBuilder(groups, ranker, index, np.random.default_rng(cfg.seed + year), cfg.negatives_per_query,
+                           engine)
     yl = year_links(index, catalogue, year, projects)
-    n_neg = cfg.negatives_per_query
 
     grades = new_partner_grades(index, yl.links)
     # Every query organisation from outside Europe is kept (Korean-European pairing is the deployment
     # target); European ones fill the rest of the budget.
     outside = [o for o in grades if index.outside_europe[index.row_of[o]]]
     inside = [o for o in grades if not index.outside_europe[index.row_of[o]]]
-    chosen = _sample(rng, outside, 2 * cfg.max_org_queries // 3)
-    chosen += _sample(rng, inside, max(0, cfg.max_org_queries - len(chosen)))
+    chosen = builder.sample(outside, 2 * cfg.max_org_queries // 3)
+    chosen += builder.sample(inside, max(0, cfg.max_org_queries - len(chosen)))
     progress(f"{year}: {len(chosen)} organisation queries")
     for org in chosen:
-        _add_group(groups, "organisation", ranker, index, Query(org_id=org), grades[org], 1.0, rng, n_neg)
+        builder.add(GroupSpec("organisation", index.resolve(Query(org_id=org)), grades[org], 1.0))
 
     edf = yl.links[yl.links["programme"] == "edf"]
     edf_grades = new_partner_grades(index, edf)
@@ -230,17 +313,16 @@ def year_groups(
     progress(f"{year}: {len(europeans)} defence queries")
     for org in sorted(europeans):
         query = Query(org_id=org, region="EU", instrument=DEFENCE_INSTRUMENT)
-        _add_group(groups, "defence", ranker, index, query, edf_grades[org], cfg.defence_weight, rng, n_neg)
+        builder.add(GroupSpec("defence", index.resolve(query), edf_grades[org], cfg.defence_weight))
 
     for p, pid in enumerate(index.profiles.taxonomy.ids):
         in_priority = yl.links[yl.links["project_id"].isin(yl.tagged[p])]
         if in_priority.empty:
             continue
         p_grades = new_partner_grades(index, in_priority)
-        orgs = _sample(rng, list(p_grades), cfg.max_priority_queries)
-        for org in orgs:
+        for org in builder.sample(list(p_grades), cfg.max_priority_queries):
             query = Query(org_id=org, priority=pid)
-            _add_group(groups, "priority", ranker, index, query, p_grades[org], 1.0, rng, n_neg)
+            builder.add(GroupSpec("priority", index.resolve(query), p_grades[org], 1.0))
 
     projects_frame = catalogue.projects
     text_projects = projects_frame[
@@ -256,7 +338,8 @@ def year_groups(
     resolved = index.resolve_many([Query(text=t) for t in texts])
     for rq, pid, prog in zip(resolved, text_projects["id"], text_projects["programme"], strict=True):
         weight = cfg.defence_weight if prog == "edf" else 1.0
-        _add_group(groups, "text", ranker, index, rq, {o: 1 for o in members.get(pid, [])}, weight, rng, n_neg)
+        builder.add(GroupSpec("text", rq, {o: 1 for o in members.get(pid, [])}, weight))
+    builder.flush()
 
 
 def with_half_of_a_year_as_history(catalogue: Catalogue, year: int, half: set[str]) -> Catalogue:
@@ -280,6 +363,7 @@ def simulated_defence_groups(
     groups: _Groups,
     projects: set[str] | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    engine: Engine | None = None,
 ) -> None:
     """Defence groups of ``year`` whose history holds half of that year's EDF projects (see the module
     docstring); each half is history once and labels once."""
@@ -299,10 +383,11 @@ def simulated_defence_groups(
         grades = new_partner_grades(index, yl.links)
         europeans = sorted(o for o in grades if index.side_masks["EU"][index.row_of[o]])
         progress(f"{year}: {len(europeans)} defence queries with half of the year's EDF projects as history")
+        builder = GroupBuilder(groups, ranker, index, rng, cfg.negatives_per_query, engine)
         for org in europeans:
             query = Query(org_id=org, region="EU", instrument=DEFENCE_INSTRUMENT)
-            _add_group(groups, "defence-simulated", ranker, index, query, grades[org], cfg.defence_weight, rng,
-                       cfg.negatives_per_query)
+            builder.add(GroupSpec("defence-simulated", index.resolve(query), grades[org], cfg.defence_weight))
+        builder.flush()
 
 
 def feedback_groups(
@@ -314,22 +399,24 @@ def feedback_groups(
     groups: _Groups,
     feedback: FeedbackLabels,
     weight: float,
+    engine: Engine | None = None,
 ) -> int:
     """One organisation group per query organisation with usable feedback, at label year ``year`` (see
     training/feedback.py): its generated candidates, its real new partners of ``year`` (facts win), the
     feedback pairs (explicit negatives always kept) and sampled negatives. The number of groups added."""
     rng = np.random.default_rng(cfg.seed + 104_729 + year)
+    builder = GroupBuilder(groups, ranker, index, rng, cfg.negatives_per_query, engine)
     facts = new_partner_grades(index, year_links(index, catalogue, year).links)
-    added = 0
     for query, labelled in sorted(feedback.labels.items()):
         grades = dict(facts.get(query, {}))
         for candidate, label in labelled.items():
             if label:
                 grades[candidate] = max(grades.get(candidate, 0), 1)
-        negatives = [c for c, label in labelled.items() if not label]
-        added += _add_group(groups, "feedback", ranker, index, Query(org_id=query), grades, weight, rng,
-                            cfg.negatives_per_query, extra=list(labelled), keep=negatives)
-    return added
+        negatives = tuple(c for c, label in labelled.items() if not label)
+        builder.add(GroupSpec("feedback", index.resolve(Query(org_id=query)), grades, weight, tuple(labelled),
+                              negatives))
+    builder.flush()
+    return builder.added
 
 
 def training_set(
@@ -340,24 +427,26 @@ def training_set(
     projects: dict[int, set[str]] | None = None,
     progress: Callable[[str], None] = lambda _: None,
     feedback: FeedbackLabels | None = None,
+    engine: Engine | None = None,
 ) -> tuple[TrainingSet, dict[str, int]]:
     """Groups of every label year (``indexes[year]`` knows up to year-1); ``projects`` restricts a year's
     labels to some of its projects (for folds grouped by project). ``feedback`` adds its groups at the newest
-    label year, weighted as training/feedback.py says."""
+    label year, weighted as training/feedback.py says. ``engine`` builds the groups on its workers (the same
+    training set as this process builds)."""
     groups = _Groups()
     for year in cfg.label_years:
         index = indexes[year]
         subset = (projects or {}).get(year)
         before = groups.kinds.get("organisation", 0)
-        year_groups(ranker, index, catalogue, year, cfg, groups, subset, progress)
+        year_groups(ranker, index, catalogue, year, cfg, groups, subset, progress, engine)
         if feedback is not None and feedback.labels and year == cfg.train_year:
             weight = feedback.group_weight(groups.kinds.get("organisation", 0) - before)
-            added = feedback_groups(ranker, index, catalogue, year, cfg, groups, feedback, weight)
+            added = feedback_groups(ranker, index, catalogue, year, cfg, groups, feedback, weight, engine)
             progress(f"{year}: {added} feedback groups (weight {weight:.3f} each)")
         if cfg.simulated_defence_history:
             simulated_defence_groups(
                 ranker, catalogue, index.profiles, index.encode_texts, index.rulebook, index.priority_thresholds,
-                year, cfg, groups, subset, progress,
+                year, cfg, groups, subset, progress, engine,
             )
     return groups.training_set(), dict(groups.kinds)
 
@@ -453,13 +542,14 @@ def fit_ranker(
     progress: Callable[[str], None] = lambda _: None,
     projects: dict[int, set[str]] | None = None,
     feedback: FeedbackLabels | None = None,
+    engine: Engine | None = None,
 ) -> tuple[LearnedRanker, dict]:
     """Fit on ``cfg.label_years`` (each with an index that knows only the years before it), with
-    ``feedback``'s groups at the newest of them."""
+    ``feedback``'s groups at the newest of them; ``engine`` builds the training groups."""
     start = time.perf_counter()
     indexes = {y: index_at(catalogue, profiles_at, y - 1, encode, rulebook, thresholds) for y in cfg.label_years}
     ranker = LearnedRanker(random_state=cfg.seed)
-    data, kinds = training_set(indexes, catalogue, cfg, ranker, projects, progress, feedback)
+    data, kinds = training_set(indexes, catalogue, cfg, ranker, projects, progress, feedback, engine)
     rows = ", ".join(f"{h} {len(v):,} ({int((v > 0).sum()):,} positive)" for h, v in data.y.items())
     progress(f"training rows: {rows}")
     ranker.fit(indexes[cfg.label_years[0]], data)
@@ -509,9 +599,10 @@ def train_and_evaluate(
     thresholds: np.ndarray | None = None,
     progress: Callable[[str], None] = lambda _: None,
     current: Ranker | None = None,
+    engine: Engine | None = None,
 ):
     """Fit on the label years before ``cfg.eval_year`` and evaluate on it (beside ``current``, if given)."""
-    ranker, meta = fit_ranker(catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress)
+    ranker, meta = fit_ranker(catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress, engine=engine)
     start = time.perf_counter()
     results = evaluate_design(ranker, catalogue, profiles_at, encode, rulebook, cfg, thresholds, progress, current)
     meta["timings"] = {

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from recommender.artifacts import ModelIntegrityError, read_verified_manifest
+from recommender.batch.engines import Engine
 from recommender.evaluation.metrics import PRIMARY_METRIC
 from recommender.profiles.tagger_store import tagger_directory
 from recommender.ranking.features import FEATURES
@@ -72,8 +73,11 @@ def run_retrain(
     progress: Callable[[str], None] = lambda _: None,
     force: bool = False,
     config: TrainConfig | None = None,
+    engine: Engine | None = None,
 ) -> RetrainResult:
-    """Run the loop (see the module docstring); the report is written into a new folder under ``run_root``."""
+    """Run the loop (see the module docstring); the report is written into a new folder under ``run_root``.
+    ``engine`` builds the training groups on its workers (local processes or Ray tasks: the same training
+    set either way) and, when it is Ray, encodes the new texts there too; None: this process."""
     started = datetime.now(UTC)
     run_dir = run_root / f"{started:%Y%m%dT%H%M%SZ}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +99,8 @@ def run_retrain(
             if refreshed.created:
                 created_version = refreshed.version
         report["catalogue_version"] = versions.current_name()
-        result = _retrain(paths, feedback_records, run_dir, report, progress, force, config)
+        report["engine"] = engine.describe() if engine is not None else "this process"
+        result = _retrain(paths, feedback_records, run_dir, report, progress, force, config, engine)
     except BaseException as exc:  # noqa: BLE001 - an interrupted run must undo its catalogue version, then say so
         if created_version is not None and versions.current_name() == created_version:
             versions.rollback(previous_version)
@@ -113,7 +118,8 @@ def run_retrain(
 
 
 def _retrain(paths: WorkspacePaths, feedback_records: list[dict], run_dir: Path, report: dict,
-             progress: Callable[[str], None], force: bool, config: TrainConfig | None) -> RetrainResult:
+             progress: Callable[[str], None], force: bool, config: TrainConfig | None,
+             engine: Engine | None = None) -> RetrainResult:
     ws = Workspace(paths)
     model_dir = paths.model_dir
     assert model_dir is not None, "retraining needs a model directory to promote into"
@@ -123,6 +129,8 @@ def _retrain(paths: WorkspacePaths, feedback_records: list[dict], run_dir: Path,
     progress("embedding new and changed texts")
     began = time.perf_counter()
     encoder = ws.encoder
+    if engine is not None and engine.name == "ray" and hasattr(encoder, "engine"):
+        encoder.engine = engine  # Ray workers are fresh processes: they load the model themselves
     before = getattr(encoder, "encoded_count", 0)
     ws.profiles = ws.build_profiles(show_progress=True)
     report["embedding"] = {"texts_encoded": int(getattr(encoder, "encoded_count", 0) - before),
@@ -161,15 +169,17 @@ def _retrain(paths: WorkspacePaths, feedback_records: list[dict], run_dir: Path,
     progress(f"training on label years {list(eval_cfg.label_years)} and evaluating on {newest}")
     began = time.perf_counter()
     evaluated, results, meta = train_and_evaluate(train_ws.catalogue, _profiles_at(train_ws), train_ws.encode_texts,
-                                                  train_ws.rulebook, eval_cfg, thresholds, progress, current)
+                                                  train_ws.rulebook, eval_cfg, thresholds, progress, current, engine)
     report["timings"]["evaluate_seconds"] = meta["timings"]["evaluate_seconds"]
     progress(f"training the shipped model on label years {list(shipped_cfg.label_years)}")
     ranker, shipped_meta = fit_ranker(train_ws.catalogue, _profiles_at(train_ws), train_ws.encode_texts,
-                                      train_ws.rulebook, shipped_cfg, thresholds, progress, feedback=labels)
+                                      train_ws.rulebook, shipped_cfg, thresholds, progress, feedback=labels,
+                                      engine=engine)
     meta["shipped_model"] = shipped_meta
     report["timings"]["train_seconds"] = round(meta["timings"]["train_seconds"] + shipped_meta["train_seconds"], 1)
     if labels.labels:
-        report["feedback_effect"] = _feedback_effect(train_ws, shipped_cfg, thresholds, labels, ranker, progress)
+        report["feedback_effect"] = _feedback_effect(train_ws, shipped_cfg, thresholds, labels, ranker, progress,
+                                                     engine)
     report["metrics"] = _metric_summary(results)
 
     passed, failing = gate(results)
@@ -287,13 +297,14 @@ def _metric_summary(results: dict) -> dict:
 
 
 def _feedback_effect(ws: Workspace, cfg: TrainConfig, thresholds, labels: FeedbackLabels, with_feedback,
-                     progress: Callable[[str], None]) -> list[dict]:
+                     progress: Callable[[str], None], engine: Engine | None = None) -> list[dict]:
     """Rank of every feedback pair's candidate for its query organisation, by the model trained without the
     feedback and by the one trained with it (both on the same data)."""
     from training.cli import _profiles_at
 
     progress("training without the feedback, to show what it changed")
-    without, _ = fit_ranker(ws.catalogue, _profiles_at(ws), ws.encode_texts, ws.rulebook, cfg, thresholds, progress)
+    without, _ = fit_ranker(ws.catalogue, _profiles_at(ws), ws.encode_texts, ws.rulebook, cfg, thresholds, progress,
+                            engine=engine)
     index = ws.ranking_index()
     rows = []
     for query, candidates in sorted(labels.labels.items()):

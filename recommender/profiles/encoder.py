@@ -168,6 +168,7 @@ class Encoder:
             shipped._load()
             self.cache.seed(list(shipped._vectors), np.array(list(shipped._vectors.values())))
         self._model: Any = None
+        self.engine: Any = None  # a batch Engine whose workers encode new texts (None: this process)
         self.encoded_count = 0  # texts actually run through the model (for benchmarks and tests)
 
     @property
@@ -203,19 +204,18 @@ class Encoder:
         return np.stack(cast(list[np.ndarray], [self.cache.get(k) for k in keys])).astype(np.float32)
 
     def _encode_missing(self, keys: list[str], texts: list[str], show_progress: bool) -> None:
-        """Encode in chunks, persisting each chunk, so an interrupted long run keeps what it did."""
+        """Encode in chunks, persisting each chunk, so an interrupted long run keeps what it did. With an
+        ``engine`` (local processes or Ray tasks), the chunks are encoded by its workers, in order."""
         from tqdm.auto import tqdm
 
+        starts = range(0, len(texts), self.chunk_size)
+        chunks = [texts[start : start + self.chunk_size] for start in starts]
+        if self.engine is None:
+            encoded = (self._encode_chunk(chunk) for chunk in chunks)
+        else:
+            encoded = self.engine.map(encode_with_model, (self.model_name, self.batch_size, self.device), chunks)
         with tqdm(total=len(texts), desc="encoding", unit="text", disable=not show_progress) as bar:
-            for start in range(0, len(texts), self.chunk_size):
-                chunk = texts[start : start + self.chunk_size]
-                vectors = self.model.encode(
-                    chunk,
-                    batch_size=self.batch_size,
-                    show_progress_bar=False,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                )
+            for start, chunk, vectors in zip(starts, chunks, encoded, strict=True):
                 chunk_keys = keys[start : start + self.chunk_size]
                 if self._persist:
                     self.cache.add(chunk_keys, vectors)
@@ -224,8 +224,26 @@ class Encoder:
                 self.encoded_count += len(chunk)
                 bar.update(len(chunk))
 
+    def _encode_chunk(self, chunk: list[str]) -> np.ndarray:
+        return self.model.encode(chunk, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True,
+                                 normalize_embeddings=True)
+
     def _cached_dimension(self) -> int:
         self.cache._load()
         for vec in self.cache._vectors.values():
             return int(vec.shape[0])
         return self.dimension
+
+
+_WORKER_MODELS: dict[str, Any] = {}
+
+
+def encode_with_model(context: tuple, texts: list[str]) -> np.ndarray:
+    """Encode ``texts`` in an engine's worker (the model is loaded once per worker process)."""
+    model_name, batch_size, device = context
+    if model_name not in _WORKER_MODELS:
+        from sentence_transformers import SentenceTransformer
+
+        _WORKER_MODELS[model_name] = SentenceTransformer(model_name, device=device)
+    return _WORKER_MODELS[model_name].encode(texts, batch_size=batch_size, show_progress_bar=False,
+                                             convert_to_numpy=True, normalize_embeddings=True)
