@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,9 +23,11 @@ from rich.table import Table
 
 from cli import common
 from cli.common import EXIT_REJECTED_ROWS, err
-from recommender.batch.engines import Engine, make_engine
-from recommender.batch.progress import Advance
-from recommender.batch.report import PairingReport, ReportRequest
+
+if TYPE_CHECKING:  # the core loads inside the commands, not at CLI start-up
+    from recommender.batch.engines import Engine
+    from recommender.batch.progress import Advance
+    from recommender.batch.report import PairingReport
 
 out = Console()
 
@@ -64,6 +66,8 @@ def ray_address() -> str | None:
 
 def open_engine(name: str, workers: int | None = None) -> Engine:
     """The engine for ``--engine``/``--workers`` (use as a context manager: it owns its workers)."""
+    from recommender.batch.engines import make_engine
+
     return make_engine(name, workers=workers, address=ray_address() if name == "ray" else None)
 
 
@@ -104,6 +108,8 @@ def report_command(
 ) -> None:
     """Score every Korean x European pairing for a priority: ranked pairings with explanations and
     eligibility per instrument (Parquet, CSV) and a self-contained HTML report."""
+    from recommender.batch.report import ReportRequest
+
     request = ReportRequest(
         priority=priority,
         instrument=instrument,

@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,12 +20,10 @@ from rich.table import Table
 from cli import common
 from cli.common import EXIT_REJECTED_ROWS, err, handles_errors
 from recommender import __version__
-from recommender.catalogue import build_catalogue, catalogue_stats, load_curated, save_catalogue
-from recommender.catalogue.build import SOURCE_FILES
-from recommender.csvout import write_csv
-from recommender.profiles.views import priority_rows, read_text_rows
-from recommender.settings import Settings, get_settings
-from recommender.workspace import Workspace
+
+if TYPE_CHECKING:  # the core loads inside the commands: `corridor --help` imports none of it
+    from recommender.settings import Settings
+    from recommender.workspace import Workspace
 
 PRIORITY_HELP = "Technology priority: id, label or synonym (unmanned, drones, UAV ...; data/taxonomy/priorities.yaml)."
 
@@ -58,6 +56,12 @@ def _priority_ids(settings: Settings) -> frozenset[str] | None:
     return frozenset(p["id"] for p in data.get("priorities", []))
 
 
+def get_settings() -> Settings:
+    from recommender.settings import get_settings as settings_of_environment
+
+    return settings_of_environment()
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -69,6 +73,9 @@ def data_build(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Catalogue folder (default: the settings').")] = None,
 ) -> None:
     """Build the normalised catalogue from the CORDIS / Funding & Tenders source files."""
+    from recommender.catalogue import build_catalogue, load_curated, save_catalogue
+    from recommender.catalogue.build import SOURCE_FILES
+
     settings = get_settings()
     target = out_dir or settings.catalogue_dir
     curated = load_curated(settings.curated_file, _priority_ids(settings))
@@ -171,6 +178,8 @@ def data_rollback(
 @handles_errors
 def data_stats(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Counts of organisations by region, activity type and source."""
+    from recommender.catalogue import catalogue_stats
+
     stats = catalogue_stats(_workspace().catalogue)
     if json_out:
         sys.stdout.write(json.dumps(stats, indent=2) + "\n")
@@ -224,6 +233,8 @@ def data_add(file: Annotated[Path, typer.Option("--file", help="CSV or JSON file
 
 
 def _workspace() -> Workspace:
+    from recommender.workspace import Workspace
+
     return Workspace(get_settings().workspace_paths())
 
 
@@ -233,7 +244,10 @@ def embed(
     shipped: Annotated[bool, typer.Option("--shipped", help="Maintainers: store new vectors in the shipped "
                                                             "data/vectors folder instead of the user cache.")] = False,
 ) -> None:
-    """Build or refresh the vectors of every project, organisation description and priority."""
+    """Build or refresh the vectors of every project, organisation description and priority, and the serving
+    snapshot (what servers and commands load instead of rebuilding)."""
+    from recommender.workspace import Workspace
+
     ws = _workspace()
     if shipped:
         from dataclasses import replace
@@ -250,6 +264,9 @@ def embed(
         f"encoder: {getattr(encoder, 'model_name', '?')} (fingerprint {encoder.fingerprint}); "
         f"cache: {ws.paths.cache_dir}; tagger: {ws.tagger_status}"
     )
+    if not shipped:
+        ws.serving_index()
+        out.print(f"serving snapshot: {ws.serving_snapshot_folder() or 'not saved (see the log)'}")
     unwritten = getattr(getattr(encoder, "cache", None), "write_errors", 0)
     if unwritten:
         err.print(f"[yellow]warning:[/yellow] {unwritten} batches of new vectors could not be written to "
@@ -304,6 +321,9 @@ def priorities(
     out_file: Annotated[Path, typer.Option("--out", help="CSV to write: id, priority, score.")],
 ) -> None:
     """Score free texts against every technology priority (long format: one row per id and priority)."""
+    from recommender.csvout import write_csv
+    from recommender.profiles.views import priority_rows, read_text_rows
+
     rows, problems = read_text_rows(input_file)
     ws = _workspace()
     scores = ws.score_free_texts([text for _, _, text in rows])

@@ -310,16 +310,22 @@ class Corridor:
         return True
 
     def start(self, warm_caches: bool = True) -> Corridor:
-        """Build everything a server needs before its first request: the index, the query encoder's model and
+        """Build everything a server needs before its first request: the index (from its serving snapshot) and
         the promoted model (a refused model is logged; the server then reports not ready). With
-        ``warm_caches``, :meth:`warm` runs in the background now and after every model load."""
+        ``warm_caches``, :meth:`warm` runs in the background now and after every model load, loading the query
+        encoder's model first (a free-text query that comes before it waits for it); without, the encoder's
+        model loads here."""
         self.warms_caches = warm_caches
-        encode = self.serving.index.encode_texts
-        if encode is not None:
-            encode(["warm-up query: drone swarm autonomy"])  # loads the encoder's model now, not on a request
+        if not warm_caches:
+            self._load_query_encoder()
         self._try_model()
         self.warm_in_background()
         return self
+
+    def _load_query_encoder(self) -> None:
+        encode = self.serving.index.encode_texts
+        if encode is not None:
+            encode(["warm-up query: drone swarm autonomy"])  # loads the encoder's model now, not on a request
 
     def warm_in_background(self) -> threading.Thread | None:
         """:meth:`warm` in a daemon thread (a server is ready before the caches are full), if this Corridor
@@ -331,10 +337,12 @@ class Corridor:
         return thread
 
     def warm(self) -> None:
-        """Fill the caches of the served snapshot that pages read first: every organisation's eligibility under
-        every instrument, and the partnership map of every priority (with a model). Errors are logged."""
+        """Load the query encoder's model, then fill the caches of the served snapshot that pages read first:
+        every organisation's eligibility under every instrument, and the partnership map of every priority
+        (with a model). Errors are logged."""
         serving = self.serving
         try:
+            self._load_query_encoder()
             for instrument in self.source.rulebook().instrument_ids:
                 serving.index.eligibility(instrument)
             if serving.recommender is not None:
@@ -856,7 +864,7 @@ class WorkspaceSource:
 
         ws = self.workspace
         ws.catalogue = with_user_organisations(ws.shipped_catalogue, added)
-        index = ws.ranking_index().with_encoder(QueryTextEncoder(ws))
+        index = ws.serving_index(added, QueryTextEncoder(ws))
         return World(index, ws.encode_texts, ws.shipped_catalogue.organisations, ws.tagger)
 
 

@@ -108,6 +108,7 @@ class Settings(BaseSettings):
             model_dir=self.model_dir,
             legacy_user_file=self.user_organisations_file,
             catalogue_versions_dir=self.catalogue_versions_dir,
+            snapshot_dir=self.state_dir / "snapshots",
         )
 
 

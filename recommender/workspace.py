@@ -21,6 +21,7 @@ from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, TextEncoder, build_profiles, score_texts
 from recommender.profiles.tagger_store import load_tagger, tagger_directory
 from recommender.profiles.taxonomy import Taxonomy, TermMatcher, load_taxonomy
+from recommender.ranking.index import TextEncoderFn
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class WorkspacePaths:
     model_dir: Path | None = None
     legacy_user_file: Path | None = None  # user organisations an older version kept in Parquet (moved in)
     catalogue_versions_dir: Path | None = None  # refreshed catalogue versions; None: the shipped one only
+    snapshot_dir: Path | None = None  # serving snapshots (recommender/snapshot.py); None: always build
 
 
 @dataclass
@@ -156,6 +158,58 @@ class Workspace:
         for name in ("organisations", "projects", "participations"):
             digest.update(sha256_file(self.catalogue_dir / f"{name}.parquet").encode())
         return digest.hexdigest()[:16]
+
+    def snapshot_inputs(self) -> dict[str, str]:
+        """What a serving snapshot of this workspace is derived from (recommender/snapshot.py)."""
+        from recommender.artifacts import sha256_file
+
+        return {
+            "catalogue": self.data_fingerprint(),
+            "encoder": self.encoder.fingerprint,
+            "taxonomy": f"{self.taxonomy.version} {sha256_file(self.paths.taxonomy_file)[:16]}",
+            "tagger": self.tagger_fingerprint,
+        }
+
+    def serving_index(self, added: list[dict] | None = None, encode_texts: TextEncoderFn | None = None):
+        """The index of every year over the current catalogue version, from its serving snapshot (built and
+        saved first when there is none), with the users' organisations ``added`` laid over it and
+        ``encode_texts`` (default: :meth:`encode_texts`) for free-text queries."""
+        from recommender.ranking.incremental import description_texts, with_organisations
+        from recommender.snapshot import load_snapshot, save_snapshot, snapshot_key, with_serving_parts
+
+        index = None
+        root = self.paths.snapshot_dir
+        if root is not None:
+            inputs = self.snapshot_inputs()
+            key = snapshot_key(inputs)
+            index = load_snapshot(root, key)
+        if index is None:
+            index = self._shipped_index()
+            if root is not None:
+                save_snapshot(index, root, key, inputs)
+        index = with_serving_parts(index, encode_texts or self.encode_texts, self.rulebook)
+        if added:
+            vectors, scores = self.encode_texts(description_texts(added))  # as a live addition gets them
+            index = with_organisations(index, added, vectors, scores)
+        return index
+
+    def serving_snapshot_folder(self) -> Path | None:
+        """The folder of this workspace's serving snapshot, if one is saved."""
+        from recommender.snapshot import MANIFEST_FILE, snapshot_key
+
+        if self.paths.snapshot_dir is None:
+            return None
+        folder = self.paths.snapshot_dir / snapshot_key(self.snapshot_inputs())
+        return folder if (folder / MANIFEST_FILE).exists() else None
+
+    def _shipped_index(self):
+        from recommender.graph import build_graph
+        from recommender.ranking.index import RankingIndex
+
+        catalogue = self.shipped_catalogue
+        profiles = build_profiles(catalogue, self.encoder, self.taxonomy, self.tagger)
+        return RankingIndex(catalogue, profiles, build_graph(catalogue, None), None, None,
+                            priority_thresholds=self.priority_thresholds)
 
     def ranking_index(self, cutoff: int | None = None):
         from recommender.graph import build_graph

@@ -203,6 +203,11 @@ def _retrain(paths: WorkspacePaths, feedback_records: list[dict], run_dir: Path,
             [f"is worse than the served model on {', '.join(worse)}"] if worse else [])
         return RetrainResult("kept", f"model {version} not promoted: it {'; it '.join(reasons)}; saved to "
                              f"{run_dir / 'candidate'}", run_dir, version, report)
+    if paths.snapshot_dir is not None:
+        progress("saving the serving snapshot of the new world (servers load it when they swap)")
+        began = time.perf_counter()
+        train_ws.serving_index()
+        report["timings"]["snapshot_seconds"] = round(time.perf_counter() - began, 1)
     progress(f"promoting model {version}")
     ranker.save(model_dir, manifest, files, bundle)
     return RetrainResult("promoted", f"model {version} promoted into {model_dir}; servers polling that folder "
