@@ -132,12 +132,13 @@ class WorldSource(Protocol):
 @dataclass(frozen=True)
 class World:
     """What serving is built from: the ranking index over every year (with the store's organisations),
-    the encoder of new organisation texts, the catalogue as shipped and the priority tagger."""
+    the encoder of new organisation texts, the catalogue as shipped and the priority tagger (loaded when first
+    asked for: only profiles and free texts need it)."""
 
     index: RankingIndex
     describe: EncodeFn
     shipped_organisations: pd.DataFrame
-    tagger: PriorityTagger | None = None
+    tagger_loader: Callable[[], PriorityTagger | None] = lambda: None
 
 
 @dataclass
@@ -150,9 +151,13 @@ class Serving:
     manifest_sha: str | None
     loaded_at: datetime
     search: OrganisationSearch
-    tagger: PriorityTagger | None = None
+    tagger_loader: Callable[[], PriorityTagger | None] = lambda: None
     pairings: dict = field(default_factory=dict)
     pairings_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def tagger(self) -> PriorityTagger | None:
+        return self.tagger_loader()
 
     @property
     def model_version(self) -> str | None:
@@ -162,11 +167,12 @@ class Serving:
         """The same model over another index (fresh caches)."""
         recommender = Recommender(index, self.recommender.ranker) if self.recommender is not None else None
         return Serving(index, recommender, self.manifest, self.manifest_sha, self.loaded_at,
-                       OrganisationSearch(index), self.tagger)
+                       OrganisationSearch(index), self.tagger_loader)
 
     def with_model(self, ranker: LearnedRanker, manifest: dict, sha: str | None) -> Serving:
         """Another model over the same index (fresh caches)."""
-        return Serving(self.index, Recommender(self.index, ranker), manifest, sha, _now(), self.search, self.tagger)
+        return Serving(self.index, Recommender(self.index, ranker), manifest, sha, _now(), self.search,
+                       self.tagger_loader)
 
 
 @dataclass(frozen=True)
@@ -271,7 +277,7 @@ class Corridor:
         index = world.index
         log.info("index ready: %d organisations (%d added by users) in %.1f s; %s",
                  len(index.ids), len(added), time.perf_counter() - start, key)
-        return Serving(index, None, {}, None, _now(), OrganisationSearch(index), world.tagger)
+        return Serving(index, None, {}, None, _now(), OrganisationSearch(index), world.tagger_loader)
 
     def _follow_source(self) -> None:
         """Point the model source's expectations at the current world source."""
@@ -865,7 +871,7 @@ class WorkspaceSource:
         ws = self.workspace
         ws.catalogue = with_user_organisations(ws.shipped_catalogue, added)
         index = ws.serving_index(added, QueryTextEncoder(ws))
-        return World(index, ws.encode_texts, ws.shipped_catalogue.organisations, ws.tagger)
+        return World(index, ws.encode_texts, ws.shipped_catalogue.organisations, lambda: ws.tagger)
 
 
 def open_corridor(settings, busy_seconds: float | None = None) -> Corridor:

@@ -19,7 +19,7 @@ from recommender.catalogue.versions import CatalogueVersions
 from recommender.profiles.encoder import Encoder
 from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, TextEncoder, build_profiles, score_texts
-from recommender.profiles.tagger_store import load_tagger, tagger_directory
+from recommender.profiles.tagger_store import load_tagger, tagger_directory, verify_tagger
 from recommender.profiles.taxonomy import Taxonomy, TermMatcher, load_taxonomy
 from recommender.ranking.index import TextEncoderFn
 
@@ -107,11 +107,13 @@ class Workspace:
         )
 
     @cached_property
-    def tagger(self) -> PriorityTagger | None:
-        """The shipped/trained tagger if it matches this encoder and taxonomy; else None (similarity only)."""
+    def verified_tagger_directory(self) -> Path | None:
+        """Where the tagger in use lives, once its manifest, hashes, encoder and taxonomy check out (without
+        loading it: its fingerprint keys snapshots and models, and serving from a snapshot needs the tagger
+        itself only for free texts); None when it is refused (similarity only)."""
         directory = tagger_directory(self.paths.tagger_dir, self.paths.model_dir)
         try:
-            tagger, self._tagger_sha = load_tagger(
+            self._tagger_sha = verify_tagger(
                 directory,
                 encoder_fingerprint=self.encoder.fingerprint,
                 taxonomy_version=self.taxonomy.version,
@@ -120,6 +122,24 @@ class Workspace:
         except ModelIntegrityError as exc:
             self.tagger_status = f"unavailable ({exc}); priority scores fall back to description similarity"
             log.warning("priority tagger refused: %s", exc)
+            return None
+        self.tagger_status = f"verified in {directory}"
+        return directory
+
+    @cached_property
+    def tagger(self) -> PriorityTagger | None:
+        """The shipped/trained tagger if it matches this encoder and taxonomy; else None (similarity only)."""
+        directory = self.verified_tagger_directory
+        if directory is None:
+            return None
+        try:
+            tagger, sha = load_tagger(directory, encoder_fingerprint=self.encoder.fingerprint,
+                                      taxonomy_version=self.taxonomy.version, priorities=self.taxonomy.ids)
+        except ModelIntegrityError as exc:
+            sha, tagger = f"refused ({exc})", None
+        if sha != self._tagger_sha:
+            self.tagger_status = f"changed on disk since it was verified ({sha}); similarity only until reloaded"
+            log.warning("priority tagger in %s changed since it was verified; not used by this world", directory)
             return None
         self.tagger_status = f"loaded from {directory}"
         return tagger
@@ -236,7 +256,7 @@ class Workspace:
         """Identifies the priority tagger in use ('none' without one), from its verified manifest: ranker
         features use its scores, so a ranker trained with another tagger is refused rather than fed scores
         it never saw."""
-        return "none" if self.tagger is None else self._tagger_sha
+        return "none" if self.verified_tagger_directory is None else self._tagger_sha
 
     def model_expectations(self) -> dict:
         return {

@@ -38,12 +38,9 @@ def save_tagger(
     )
 
 
-def load_tagger(
-    directory: Path, *, encoder_fingerprint: str, taxonomy_version: str, priorities: list[str]
-) -> tuple[PriorityTagger, str]:
-    """Load after verifying file hashes, the encoder and the taxonomy (raises ModelIntegrityError).
-
-    Returns the tagger and its fingerprint: the first 16 hex digits of the verified sha256 of its file."""
+def verify_tagger(directory: Path, *, encoder_fingerprint: str, taxonomy_version: str, priorities: list[str]) -> str:
+    """Verify the tagger's file hashes, encoder and taxonomy without loading it (raises ModelIntegrityError);
+    its fingerprint: the first 16 hex digits of the verified sha256 of its file."""
     manifest = read_verified_manifest(
         directory,
         expect={
@@ -52,7 +49,16 @@ def load_tagger(
             "priorities": priorities,
         },
     )
-    return joblib.load(directory / TAGGER_FILE), manifest["files"][TAGGER_FILE][:16]
+    return manifest["files"][TAGGER_FILE][:16]
+
+
+def load_tagger(
+    directory: Path, *, encoder_fingerprint: str, taxonomy_version: str, priorities: list[str]
+) -> tuple[PriorityTagger, str]:
+    """Load after verifying (see :func:`verify_tagger`); the tagger and its fingerprint."""
+    sha = verify_tagger(directory, encoder_fingerprint=encoder_fingerprint, taxonomy_version=taxonomy_version,
+                        priorities=priorities)
+    return joblib.load(directory / TAGGER_FILE), sha
 
 
 def tagger_directory(tagger_dir: Path, model_dir: Path | None) -> Path:
