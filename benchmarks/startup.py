@@ -7,7 +7,9 @@ stack pays; every figure is printed as a ratio of it.
 
 The server and the command read the serving snapshot (recommender/snapshot.py). The first round runs in a
 state directory without one ("cold": the snapshot is built and saved); the other rounds reuse it ("warm",
-what every start after the first sees). RSS of the server at ready is read from /proc.
+what every start after the first sees). RSS of the server at ready is read from /proc; then a server with
+``--workers`` processes is started and each worker's RSS, PSS, shared and private memory are read once the
+encoder's model and the caches have loaded (``--settle`` seconds after ready).
 
 Targets (issue 15): `corridor --help` at most 1 s; `corridor recommend` and server ready at most 3 s each.
 
@@ -73,10 +75,45 @@ def server_ready(env: dict) -> tuple[float, float]:
         proc.wait(timeout=30)
 
 
+def smaps(pid: int) -> dict[str, float]:
+    """Rss, Pss, Shared_Clean and Private_Dirty of a process, MiB (/proc/PID/smaps_rollup)."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss", "Shared_Clean", "Private_Dirty"):
+            values[name] = int(rest.split()[0]) / 1024
+    return values
+
+
+def workers_memory(env: dict, workers: int, settle_seconds: float) -> list[dict[str, float]]:
+    """Memory of each worker of `corridor serve --workers N`, ``settle_seconds`` after ready (the encoder's
+    model and the caches load in the background by then)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port), "--log-level", "warning",
+                             "--workers", str(workers)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.perf_counter() + 600
+        while time.perf_counter() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        time.sleep(settle_seconds)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        return [smaps(int(pid)) for pid in children]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--workers", type=int, default=2, help="Workers of the memory check (0: skip it).")
+    parser.add_argument("--settle", type=float, default=30.0, help="Seconds after ready before reading memory.")
     args = parser.parse_args()
 
     state = Path(tempfile.mkdtemp(prefix="corridor-startup-"))
@@ -99,6 +136,7 @@ def main() -> None:
             results["rss_mib"].append(rss)
             print(f"round {r + 1}: anchor {results['anchor'][-1]:.2f} s, --help {results['help'][-1]:.2f} s, "
                   f"recommend {results['recommend'][-1]:.2f} s, ready {ready:.2f} s (RSS {rss:,.0f} MiB)", flush=True)
+        memory = workers_memory(env, args.workers, args.settle) if args.workers > 1 else []
     finally:
         shutil.rmtree(state, ignore_errors=True)
 
@@ -113,9 +151,13 @@ def main() -> None:
         print(f"  {label:<24} {med[name]:6.2f} s  {med[name] / anchor:5.2f}x anchor  "
               f"(target <= {targets[name]:.0f} s: {verdict})")
     print(f"  server RSS at ready      {med['rss_mib']:6.0f} MiB")
+    for i, worker in enumerate(memory):
+        print(f"  worker {i + 1} of {args.workers}, {args.settle:.0f} s after ready: RSS {worker['Rss']:,.0f} MiB, "
+              f"PSS {worker['Pss']:,.0f} MiB, shared clean {worker['Shared_Clean']:,.0f} MiB (mapped snapshot "
+              f"and libraries), private {worker['Private_Dirty']:,.0f} MiB")
     if args.json:
         args.json.write_text(json.dumps({"rounds": args.rounds, "medians": med, "cold": cold,
-                                         "samples": results}, indent=2) + "\n")
+                                         "samples": results, "workers_memory": memory}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
