@@ -52,6 +52,13 @@ def assert_same_profiles(a, b, ids):
             assert a.side_masks[side][ra] == b.side_masks[side][rb]
         assert a.graph.projects[ra] == b.graph.projects[rb]
         assert a.graph.degree[ra] == b.graph.degree[rb]
+        ha, hb = a.history, b.history
+        for name in ("participations", "coordinations", "recent", "partners", "coordination_share", "rd_aa_weight",
+                     "defence_aa_weight"):
+            np.testing.assert_allclose(getattr(ha, name)[ra], getattr(hb, name)[rb], err_msg=f"{oid} {name}")
+        for name in ("rd_adjacency", "defence_adjacency"):
+            near_a = set(a.ids[getattr(ha, name)[ra].indices])
+            assert near_a == set(b.ids[getattr(hb, name)[rb].indices]), f"{oid} {name}"
 
 
 def test_new_organisations_match_a_full_rebuild():

@@ -29,6 +29,7 @@ from recommender.catalogue.build import conform
 from recommender.catalogue.schema import ORGANISATIONS
 from recommender.errors import CorridorError
 from recommender.graph import CollaborationGraph
+from recommender.history import ProgrammeHistory
 from recommender.profiles.profiles import (
     DECLARED_FLOOR,
     DESCRIPTION_SHARE,
@@ -116,8 +117,38 @@ def with_organisations(
     if unknown:
         raise CorridorError(f"with_organisations: profile fields {unknown} are not supported; extend it")
     profiles = replace(prof, **changes)
-    # History and the lexical index are derived from the catalogue and profiles: rebuilt, not carried over.
-    return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=None, lexical=None)
+    # Programme history comes from participations alone, which users' rows do not change: carried over, with
+    # empty rows for the new organisations. The lexical index weighs terms over every text: rebuilt.
+    history = _history(index.history, n_new) if index.history is not None else None
+    return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=history, lexical=None)
+
+
+def _history(history: ProgrammeHistory, n_new: int) -> ProgrammeHistory:
+    """``history`` with ``n_new`` organisations that have no participations appended."""
+    if n_new == 0:
+        return history
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.zeros((n_new, *a.shape[1:]), dtype=a.dtype)])
+
+    def square(m: sparse.csr_matrix) -> sparse.csr_matrix:
+        n = m.shape[0] + n_new
+        return sparse.csr_matrix((m.data, m.indices, np.concatenate([m.indptr, np.full(n_new, m.indptr[-1])])),
+                                 shape=(n, n))
+
+    rd, defence = square(history.rd_adjacency), square(history.defence_adjacency)
+    return replace(
+        history,
+        participations=rows(history.participations),
+        coordinations=rows(history.coordinations),
+        recent=rows(history.recent),
+        partners=rows(history.partners),
+        coordination_share=rows(history.coordination_share),
+        rd_adjacency=rd,
+        defence_adjacency=defence,
+        rd_aa_weight=rows(history.rd_aa_weight),
+        defence_aa_weight=rows(history.defence_aa_weight),
+    )
 
 
 def organisation_profile_vectors(
