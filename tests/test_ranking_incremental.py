@@ -52,6 +52,8 @@ def assert_same_profiles(a, b, ids):
             assert a.side_masks[side][ra] == b.side_masks[side][rb]
         assert a.graph.projects[ra] == b.graph.projects[rb]
         assert a.graph.degree[ra] == b.graph.degree[rb]
+        assert (a.kinds[ra], a.kind_reasons[ra], a.funding_body[ra]) == (b.kinds[rb], b.kind_reasons[rb],
+                                                                          b.funding_body[rb]), oid
         ha, hb = a.history, b.history
         for name in ("participations", "coordinations", "recent", "partners", "coordination_share", "rd_aa_weight",
                      "defence_aa_weight"):

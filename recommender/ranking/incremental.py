@@ -26,6 +26,7 @@ from scipy import sparse
 
 from recommender.catalogue import Catalogue
 from recommender.catalogue.build import conform
+from recommender.catalogue.kinds import classify_organisations
 from recommender.catalogue.schema import ORGANISATIONS
 from recommender.errors import CorridorError
 from recommender.graph import CollaborationGraph
@@ -120,7 +121,24 @@ def with_organisations(
     # Programme history comes from participations alone, which users' rows do not change: carried over, with
     # empty rows for the new organisations. The lexical index weighs terms over every text: rebuilt.
     history = _history(index.history, n_new) if index.history is not None else None
-    return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=history, lexical=None)
+    kinds = _kinds(index, catalogue, target_rows)
+    return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=history, lexical=None,
+                   organisation_kinds=kinds)
+
+
+def _kinds(index: RankingIndex, catalogue: Catalogue, rows: list[int]) -> pd.DataFrame:
+    """The kinds of ``catalogue``'s organisations: those of ``index`` with ``rows`` classified again (a row's
+    kind depends only on its own names, activity type and projects)."""
+    organisations = catalogue.organisations
+    changed = organisations.iloc[rows]
+    links = index._participations_until_cutoff()
+    fresh = classify_organisations(changed, catalogue.projects, links[links["org_id"].isin(changed["id"])])
+    kinds = np.concatenate([index.kinds, np.full(len(organisations) - len(index.ids), "", dtype=object)])
+    reasons = np.concatenate([index.kind_reasons, np.full(len(kinds) - len(index.ids), "", dtype=object)])
+    kinds[rows] = fresh["kind"].to_numpy(dtype=object)
+    reasons[rows] = fresh["kind_reason"].to_numpy(dtype=object)
+    return pd.DataFrame({"id": organisations["id"].to_numpy(dtype=object), "kind": kinds,
+                         "funding_body": kinds == "funding", "kind_reason": reasons})
 
 
 def _history(history: ProgrammeHistory, n_new: int) -> ProgrammeHistory:

@@ -99,6 +99,7 @@ class RankingIndex:
     rulebook: RuleBook | None = None
     history: ProgrammeHistory | None = None  # built from the catalogue when not given
     lexical: LexicalIndex | None = None  # built from the profiles when not given
+    organisation_kinds: pd.DataFrame | None = None  # classify_organisations of the catalogue, when known
     priority_thresholds: np.ndarray | None = None  # (P,) a project shows a priority at this score
 
     ids: np.ndarray = field(init=False, repr=False)
@@ -183,7 +184,11 @@ class RankingIndex:
             self._set(history=build_history(self.catalogue, self.graph.cutoff_year))
         if self.lexical is None:
             self._set(lexical=organisation_lexical_index(self.profiles))
-        kinds = classify_organisations(orgs, self.catalogue.projects, self._participations_until_cutoff())
+        kinds = self.organisation_kinds
+        if kinds is None:
+            kinds = classify_organisations(orgs, self.catalogue.projects, self._participations_until_cutoff())
+        elif not np.array_equal(kinds["id"].to_numpy(dtype=object), self.ids):
+            raise CorridorError("organisation kinds and catalogue are not row-aligned")
         self._set(kinds=kinds["kind"].to_numpy(dtype=object))
         self._set(kind_reasons=kinds["kind_reason"].to_numpy(dtype=object))
         self._set(funding_body=kinds["funding_body"].to_numpy(dtype=bool))
