@@ -102,7 +102,9 @@ def workers_memory(env: dict, workers: int, settle_seconds: float) -> list[dict[
                 time.sleep(0.2)
         time.sleep(settle_seconds)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        return [smaps(int(pid)) for pid in children]
+        workers_only = [pid for pid in children  # not multiprocessing's resource tracker
+                        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        return [smaps(int(pid)) for pid in workers_only]
     finally:
         proc.terminate()
         proc.wait(timeout=60)
