@@ -22,6 +22,7 @@ laid over the loaded index (recommender/ranking/incremental.py).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -61,6 +62,7 @@ _DERIVING_MODULES = (
 )
 
 
+@functools.cache
 def code_digest() -> str:
     """sha256 over the source of the modules that derive an index."""
     root = Path(__file__).resolve().parent
@@ -108,9 +110,7 @@ def save_snapshot(index: RankingIndex, root: Path, key: str, inputs: dict[str, s
     """Save ``index`` (without its encoder, rulebook and lazy caches) under ``key``: written beside, renamed
     into place, so a reader sees a whole snapshot or none. A root that cannot be written costs only the
     saving (logged). The folder, or None."""
-    slim = copy.copy(index)
-    for name, value in (("encode_texts", None), ("rulebook", None), ("cache", {})):
-        object.__setattr__(slim, name, value)
+    slim = with_serving_parts(index, None, None)
     folder = root / key
     tmp = root / f".{key}.{os.getpid()}.tmp"
     start = time.perf_counter()
@@ -165,7 +165,8 @@ def prune(root: Path, keep: int, protect: str) -> None:
 
 
 def with_serving_parts(index: RankingIndex, encode_texts, rulebook) -> RankingIndex:
-    """A loaded snapshot with the parts that are not saved: the text encoder and the rulebook."""
+    """``index`` with the parts a snapshot does not save set to these (None to save it): the text encoder and
+    the rulebook; its lazy caches start empty. Arrays and frames are shared, not copied."""
     whole = copy.copy(index)
     object.__setattr__(whole, "encode_texts", encode_texts)
     object.__setattr__(whole, "rulebook", rulebook)

@@ -179,8 +179,10 @@ class Workspace:
             digest.update(sha256_file(self.catalogue_dir / f"{name}.parquet").encode())
         return digest.hexdigest()[:16]
 
+    @cached_property
     def snapshot_inputs(self) -> dict[str, str]:
-        """What a serving snapshot of this workspace is derived from (recommender/snapshot.py)."""
+        """What a serving snapshot of this workspace is derived from (recommender/snapshot.py); fixed for a
+        workspace, like its catalogue version and tagger."""
         from recommender.artifacts import sha256_file
 
         return {
@@ -200,7 +202,7 @@ class Workspace:
         index = None
         root = self.paths.snapshot_dir
         if root is not None:
-            inputs = self.snapshot_inputs()
+            inputs = self.snapshot_inputs
             key = snapshot_key(inputs)
             index = load_snapshot(root, key)
         if index is None:
@@ -219,7 +221,7 @@ class Workspace:
 
         if self.paths.snapshot_dir is None:
             return None
-        folder = self.paths.snapshot_dir / snapshot_key(self.snapshot_inputs())
+        folder = self.paths.snapshot_dir / snapshot_key(self.snapshot_inputs)
         return folder if (folder / MANIFEST_FILE).exists() else None
 
     def _shipped_index(self):

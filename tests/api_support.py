@@ -65,6 +65,17 @@ def make_index(catalogue=None, cutoff=None) -> RankingIndex:
     return RankingIndex(catalogue, profiles, build_graph(catalogue, cutoff), encode, rulebook())
 
 
+def world_training_set(world_and_index, feedback=None, engine=None):
+    """The training set (and group counts) of the synthetic world: labels of 2022 over ``world_and_index``'s
+    index (cut off at 2021), 20 negatives per query, with ``feedback`` groups, built on ``engine``."""
+    from training.ranker import TrainConfig, training_set
+
+    catalogue, index = world_and_index
+    cfg = TrainConfig(label_years=(2022,), negatives_per_query=20)
+    ranker = LearnedRanker(n_estimators=10, min_child_samples=5)
+    return training_set({2022: index}, catalogue, cfg, ranker, feedback=feedback, engine=engine)
+
+
 def train_model(
     directory: Path, version: str = "synthetic-1", expect: dict | None = None, train_index: RankingIndex | None = None
 ) -> Path:

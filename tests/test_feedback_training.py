@@ -93,13 +93,9 @@ def world_index():
 
 
 def _training(world_and_index, feedback=None):
-    from recommender.ranking.rankers import LearnedRanker
-    from training.ranker import TrainConfig, training_set
+    from tests.api_support import world_training_set
 
-    catalogue, index = world_and_index
-    cfg = TrainConfig(label_years=(2022,), negatives_per_query=20)
-    ranker = LearnedRanker(n_estimators=10, min_child_samples=5)
-    return training_set({2022: index}, catalogue, cfg, ranker, feedback=feedback)
+    return world_training_set(world_and_index, feedback)
 
 
 def _new_partners(world_and_index):

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from recommender.batch.engines import make_engine
-from recommender.ranking.rankers import LearnedRanker
+from tests.api_support import world_training_set
 from training.feedback import feedback_labels
-from training.ranker import TrainConfig, training_set
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +22,7 @@ def world_index():
 
 
 def _build(world_index, engine=None):
-    catalogue, index = world_index
-    cfg = TrainConfig(label_years=(2022,), negatives_per_query=20)
+    _, index = world_index
     known = set(map(str, index.ids))
     korean = sorted(i for i in known if i.startswith("drones-kr"))[0]
     europeans = sorted(i for i in known if i.startswith(("chips-eu", "radar-eu")))
@@ -32,8 +30,7 @@ def _build(world_index, engine=None):
         {"api_key_id": 1, "query_org_id": korean, "candidate_org_id": europeans[0], "verdict": "accepted"},
         {"api_key_id": 1, "query_org_id": korean, "candidate_org_id": europeans[1], "verdict": "irrelevant"},
     ], known)
-    ranker = LearnedRanker(n_estimators=10, min_child_samples=5)
-    return training_set({2022: index}, catalogue, cfg, ranker, feedback=feedback, engine=engine)
+    return world_training_set(world_index, feedback, engine)
 
 
 def _assert_same(a, b) -> None:
