@@ -1,9 +1,13 @@
 """All-pairs scoring of Korean x European organisations for one technology priority, in bounded memory.
 
-Each Korean organisation is a query ``Query(org_id=kr, region="EU", priority=P, instrument=I)`` scored by
-the learned ranker against *every* allowed European organisation (not only generated candidates), in
-blocks of ``block`` candidates. Work is split into chunks of Korean organisations; a chunk returns only
-summaries, never its score matrix:
+Each Korean organisation is a query ``Query(org_id=kr, region="EU", priority=P, instrument=I)`` paired with
+*every* allowed European organisation (not only generated candidates), in two stages: a vectorised linear
+surrogate of the model scores every pair (:mod:`recommender.batch.first_stage`), and the learned ranker
+re-scores the best ``rerank`` of each Korean organisation. The best pairs and partners are therefore always
+model scores; the other pairs carry the first stage's estimate (capped below the re-ranked ones) in the
+distributions. ``exhaustive`` scores every pair with the model instead, in blocks of ``block`` candidates,
+for audits. Work is split into chunks of Korean organisations; a chunk returns only summaries, never its
+score matrix:
 
 - the chunk's best ``top`` pairs (a bounded top-M, merged across chunks under one total order: score
   descending, then Korean row, then European row);
@@ -29,12 +33,16 @@ import numpy as np
 
 from recommender.batch.context import portable_index
 from recommender.batch.engines import Engine, InlineEngine
+from recommender.batch.first_stage import FirstStage, fit_first_stage
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.errors import CorridorError
 from recommender.ranking.contract import top_k
 from recommender.ranking.features import query_context
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.rankers import LearnedRanker
+
+
+RERANK_HEADROOM = 3
 
 
 class EmptyScopeError(CorridorError):
@@ -49,9 +57,16 @@ class ScanConfig:
     bins: int = 50  # histogram bins over [0, 1]
     max_chunk: int = 32  # Korean organisations per chunk, at most
     target_chunks: int = 64  # aim for this many chunks (load balance), independent of the engine
+    rerank: int = 500  # two-stage: European candidates per Korean organisation re-ranked by the model, at least
+    exhaustive: bool = False  # score every pair with the model (audits); else two stages
 
     def chunk_size(self, n_korean: int) -> int:
         return max(1, min(self.max_chunk, math.ceil(n_korean / self.target_chunks)))
+
+    def rerank_per_korean(self, n_korean: int) -> int:
+        """How many first-stage candidates each Korean organisation's model re-ranks: ``rerank``, or more when
+        few Korean organisations must fill the ``top`` pairs (three times their share of them)."""
+        return max(self.rerank, math.ceil(RERANK_HEADROOM * self.top / max(n_korean, 1)))
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,8 @@ class ScanJob:
     eu_country: np.ndarray  # per European position: country code (index into countries)
     n_countries: int
     config: ScanConfig
+    first_stage: FirstStage | None = None  # None: exhaustive
+    rerank: int = 0  # first-stage candidates re-ranked per Korean organisation (two-stage only)
 
 
 @dataclass
@@ -96,6 +113,7 @@ class ChunkResult:
     top: TopPairs
     hist: np.ndarray  # (bins,) int64
     n_pairs: int
+    model_pairs: int
     kr_rows: np.ndarray  # (c,)
     kr_n: np.ndarray  # (c,) candidates scored
     kr_mean: np.ndarray  # (c,)
@@ -117,6 +135,7 @@ class PairScan:
     top: TopPairs
     hist: np.ndarray
     n_pairs: int = 0
+    model_pairs: int = 0  # pairs the model scored (all of them when exhaustive)
     kr_n: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     kr_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
     kr_best_rows: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
@@ -138,9 +157,13 @@ class PairScan:
 # ---- the per-chunk work (runs in workers) ------------------------------------------------------------------
 
 
-def score_korean_org(job: ScanJob, kr_row: int) -> tuple[np.ndarray, np.ndarray]:
-    """(European positions in ``job.eu_rows``, scores) of one Korean organisation against every allowed
-    European organisation, scored block by block."""
+def score_korean_org(job: ScanJob, kr_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(European positions in ``job.eu_rows``, scores, whether the model scored each) of one Korean
+    organisation against every allowed European organisation.
+
+    Exhaustive: the model scores every pair, block by block. Two-stage: the first stage scores every pair,
+    the model re-scores its best ``job.rerank``; the other pairs keep the first stage's estimate, capped at
+    the lowest model score of the re-ranked ones, so no estimated pair ever outranks a re-ranked one."""
     ranker, index = job.ranker, job.index
     query = Query(
         org_id=index.ids[kr_row],
@@ -154,13 +177,23 @@ def score_korean_org(job: ScanJob, kr_row: int) -> tuple[np.ndarray, np.ndarray]
     rq = index.resolve(query)
     positions = np.flatnonzero(index.allowed(rq)[job.eu_rows])
     scores = np.empty(len(positions))
-    if len(positions):
-        ctx = query_context(index, rq)
-        block = job.config.block
-        for start in range(0, len(positions), block):
-            rows = job.eu_rows[positions[start : start + block]]
-            scores[start : start + block] = ranker.score(index, rq, rows, ctx)
-    return positions, scores
+    if len(positions) == 0:
+        return positions, scores, np.zeros(0, dtype=bool)
+    ctx = query_context(index, rq)
+    if job.first_stage is not None and len(positions) > job.rerank:
+        estimate = job.first_stage.margins(index, ctx, job.eu_rows[positions], positions)
+        best = np.sort(np.argpartition(-estimate, job.rerank - 1)[: job.rerank])
+        exact = ranker.score(index, rq, job.eu_rows[positions[best]], ctx)
+        scores[:] = np.minimum(1.0 / (1.0 + np.exp(-estimate)), exact.min())
+        scores[best] = exact
+        scored = np.zeros(len(positions), dtype=bool)
+        scored[best] = True
+        return positions, scores, scored
+    block = job.config.block
+    for start in range(0, len(positions), block):
+        rows = job.eu_rows[positions[start : start + block]]
+        scores[start : start + block] = ranker.score(index, rq, rows, ctx)
+    return positions, scores, np.ones(len(positions), dtype=bool)
 
 
 def scan_chunk(job: ScanJob, kr_rows: np.ndarray) -> ChunkResult:
@@ -178,20 +211,22 @@ def scan_chunk(job: ScanJob, kr_rows: np.ndarray) -> ChunkResult:
     c_n = np.zeros((c, n_c), dtype=np.int64)
     eu_best = np.full(n_eu, -np.inf)
     eu_best_kr = np.full(n_eu, -1, dtype=np.int64)
-    n_pairs = 0
+    n_pairs = model_pairs = 0
     for i, kr in enumerate(kr_rows):
-        positions, scores = score_korean_org(job, int(kr))
+        positions, scores, scored = score_korean_org(job, int(kr))
         n = len(positions)
         if n == 0:
             continue
         n_pairs += n
+        model_pairs += int(scored.sum())
         kr_n[i] = n
         kr_mean[i] = scores.mean()
         hist += np.bincount(np.minimum((scores * cfg.bins).astype(np.int64), cfg.bins - 1), minlength=cfg.bins)
         eu = job.eu_rows[positions]
-        b_rows, b_scores = top_k(eu, scores, cfg.per_org)
+        # Best partners and top pairs come from model scores only (every pair when exhaustive).
+        b_rows, b_scores = top_k(eu[scored], scores[scored], cfg.per_org)
         best_rows[i, : len(b_rows)], best_scores[i, : len(b_rows)] = b_rows, b_scores
-        t_rows, t_scores = top_k(eu, scores, cfg.top)
+        t_rows, t_scores = top_k(eu[scored], scores[scored], cfg.top)
         top = top.merge(TopPairs(np.full(len(t_rows), kr, dtype=np.int64), t_rows, t_scores), cfg.top)
         codes = job.eu_country[positions]
         c_n[i] = np.bincount(codes, minlength=n_c)
@@ -203,7 +238,7 @@ def scan_chunk(job: ScanJob, kr_rows: np.ndarray) -> ChunkResult:
         eu_best[positions[better]] = scores[better]
         eu_best_kr[positions[better]] = kr
     return ChunkResult(
-        top, hist, n_pairs, np.asarray(kr_rows, dtype=np.int64), kr_n, kr_mean, best_rows, best_scores,
+        top, hist, n_pairs, model_pairs, np.asarray(kr_rows, dtype=np.int64), kr_n, kr_mean, best_rows, best_scores,
         c_best, c_sum, c_n, eu_best, eu_best_kr,
     )  # fmt: skip
 
@@ -220,6 +255,7 @@ def _merge(scan: PairScan, part: ChunkResult, parts: dict[str, list]) -> None:
     scan.top = scan.top.merge(part.top, scan.job.config.top)
     scan.hist += part.hist
     scan.n_pairs += part.n_pairs
+    scan.model_pairs += part.model_pairs
     for name in _PER_KOREAN:
         parts[name].append(getattr(part, name))
     # Strictly better, or equal from a smaller Korean row: the same winner whatever the chunking.
@@ -263,9 +299,16 @@ def scan_pairs(
         raise EmptyScopeError(f"nothing to pair: {len(kr_rows)} Korean and {len(eu_rows)} European organisations")
     codes = index.graph.country_codes[eu_rows]
     uniq, eu_country = np.unique(codes, return_inverse=True)
+    first_stage, rerank = None, 0
+    if not cfg.exhaustive:
+        with progress.step("fitting the first stage", 1) as adv:
+            options = {"keep_ineligible": keep_ineligible, "include_known": include_known, "kind": kind}
+            first_stage = fit_first_stage(index, ranker, priority, instrument, kr_rows, eu_rows, options)
+            rerank = cfg.rerank_per_korean(len(kr_rows))
+            adv(1)
     job = ScanJob(
         portable_index(index), ranker, priority, instrument, keep_ineligible, include_known, kind, eu_rows,
-        eu_country.astype(np.int64), len(uniq), cfg,
+        eu_country.astype(np.int64), len(uniq), cfg, first_stage, rerank,
     )
     n_c = len(uniq)
     scan = PairScan(

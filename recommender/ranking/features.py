@@ -184,35 +184,60 @@ def requested_priority(index: RankingIndex, rq: ResolvedQuery) -> tuple[int, boo
     return (int(np.argmax(rq.scores)) if np.linalg.norm(rq.scores) > 0 else 0), False
 
 
-def pair_features(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> np.ndarray:
-    """(len(cand), len(FEATURES)) float32 feature matrix for one query and candidate rows ``cand``."""
+# Columns that depend on both sides of a pair; every other column depends on the candidate alone (given the
+# query's requested priority and instrument) or on the query alone. The batch map's first stage scores whole
+# rows of pairs from these columns plus per-candidate and per-query constants (see recommender.batch.first_stage).
+PAIR_FEATURES: tuple[str, ...] = (
+    "semantic_similarity",
+    "lexical_similarity",
+    "priority_alignment",
+    "capability_gap_filled",
+    "industry_research_complement",
+    "same_activity_type",
+    "common_neighbours",
+    "adamic_adar",
+    "two_hop_reach",
+    "rd_common_neighbours",
+    "rd_adamic_adar",
+    "defence_common_neighbours",
+    "defence_adamic_adar",
+    "same_country",
+    "country_pair_links",
+    "candidate_partners_in_query_country",
+    "both_sme",
+)
+QUERY_FEATURES: tuple[str, ...] = (
+    "query_priority_strength",
+    "query_priority_projects",
+    "priority_requested",
+    *(f"query_{f}_participations" for f in FAMILIES),
+    "query_defence_participations",
+    "instrument_requested",
+    "query_experience",
+    "query_outside_europe",
+)
+CANDIDATE_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in PAIR_FEATURES + QUERY_FEATURES)
+PAIR_COLUMN = {name: i for i, name in enumerate(PAIR_FEATURES)}
+PAIR_INDICES = np.array([COLUMN[name] for name in PAIR_FEATURES])
+
+
+def pair_terms(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> np.ndarray:
+    """(len(cand), len(PAIR_FEATURES)) float32: the columns of :func:`pair_features` that depend on both the
+    query and the candidate, in ``PAIR_FEATURES`` order."""
     rq = ctx.rq
-    history = index.history
-    assert history is not None
     n = len(cand)
-    out = np.zeros((n, len(FEATURES)), dtype=np.float32)
-    col = COLUMN
-    c_scores = index.scores[cand]
-    has_profile = index.has_profile[cand]
+    out = np.zeros((n, len(PAIR_FEATURES)), dtype=np.float32)
+    col = PAIR_COLUMN
     if rq.has_profile:
-        out[:, col["semantic_similarity"]] = np.where(has_profile, index.vectors[cand] @ rq.vector, 0.0)
+        out[:, col["semantic_similarity"]] = np.where(index.has_profile[cand], index.vectors[cand] @ rq.vector, 0.0)
     top = float(ctx.lexical.max()) if len(ctx.lexical) else 0.0
     if top > 0:  # relative to the closest organisation of the whole index, so it never depends on the batch
         out[:, col["lexical_similarity"]] = ctx.lexical[cand] / top
-    out[:, col["candidate_has_profile"]] = has_profile
+    c_scores = index.scores[cand]
     q_norm = np.linalg.norm(rq.scores)
     c_norm = np.linalg.norm(c_scores, axis=1)
     denom = np.where(c_norm > 0, c_norm * max(q_norm, 1e-9), 1.0)
     out[:, col["priority_alignment"]] = (c_scores @ rq.scores) / denom
-    p, requested = requested_priority(index, rq)
-    out[:, col["candidate_priority_strength"]] = c_scores[:, p]
-    out[:, col["query_priority_strength"]] = rq.scores[p]
-    out[:, col["candidate_priority_projects"]] = np.log1p(index.evidence_projects[cand, p])
-    out[:, col["candidate_priority_share"]] = index.evidence_share[cand, p]
-    out[:, col["candidate_priority_declared"]] = index.declared[cand, p]
-    if rq.row is not None:
-        out[:, col["query_priority_projects"]] = np.log1p(index.evidence_projects[rq.row, p])
-    out[:, col["priority_requested"]] = requested
     out[:, col["capability_gap_filled"]] = np.clip(c_scores - rq.scores, 0, None).mean(axis=1)
     if rq.activity:
         q_industry = rq.activity == "PRC"
@@ -221,10 +246,6 @@ def pair_features(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> n
             q_academic & index.industry[cand]
         )
         out[:, col["same_activity_type"]] = index.activity[cand] == rq.activity
-    first = col[f"candidate_is_{ACTIVITY_CODES[0]}"]
-    out[:, first : first + len(ACTIVITY_CODES)] = index.activity_onehot[cand]
-    first = col[f"candidate_kind_{KINDS[0]}"]
-    out[:, first : first + len(KINDS)] = index.kind_onehot[cand]
     if ctx.graph is not None:
         cn, aa = ctx.graph
         out[:, col["common_neighbours"]] = np.log1p(cn[cand])
@@ -236,6 +257,40 @@ def pair_features(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> n
     if ctx.defence_graph is not None:
         out[:, col["defence_common_neighbours"]] = np.log1p(ctx.defence_graph[0][cand])
         out[:, col["defence_adamic_adar"]] = ctx.defence_graph[1][cand]
+    if rq.country_code >= 0:
+        c_codes = index.graph.country_codes[cand]
+        out[:, col["same_country"]] = c_codes == rq.country_code
+        out[:, col["country_pair_links"]] = index.graph.country_links[rq.country_code, c_codes]
+        out[:, col["candidate_partners_in_query_country"]] = np.log1p(index.partners_in_country(rq.country_code, cand))
+    out[:, col["both_sme"]] = index.sme[cand] & rq.sme
+    return out
+
+
+def pair_features(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> np.ndarray:
+    """(len(cand), len(FEATURES)) float32 feature matrix for one query and candidate rows ``cand``."""
+    rq = ctx.rq
+    history = index.history
+    assert history is not None
+    n = len(cand)
+    out = np.zeros((n, len(FEATURES)), dtype=np.float32)
+    col = COLUMN
+    out[:, PAIR_INDICES] = pair_terms(index, ctx, cand)
+    c_scores = index.scores[cand]
+    has_profile = index.has_profile[cand]
+    out[:, col["candidate_has_profile"]] = has_profile
+    p, requested = requested_priority(index, rq)
+    out[:, col["candidate_priority_strength"]] = c_scores[:, p]
+    out[:, col["query_priority_strength"]] = rq.scores[p]
+    out[:, col["candidate_priority_projects"]] = np.log1p(index.evidence_projects[cand, p])
+    out[:, col["candidate_priority_share"]] = index.evidence_share[cand, p]
+    out[:, col["candidate_priority_declared"]] = index.declared[cand, p]
+    if rq.row is not None:
+        out[:, col["query_priority_projects"]] = np.log1p(index.evidence_projects[rq.row, p])
+    out[:, col["priority_requested"]] = requested
+    first = col[f"candidate_is_{ACTIVITY_CODES[0]}"]
+    out[:, first : first + len(ACTIVITY_CODES)] = index.activity_onehot[cand]
+    first = col[f"candidate_kind_{KINDS[0]}"]
+    out[:, first : first + len(KINDS)] = index.kind_onehot[cand]
     out[:, col["candidate_experience"]] = index.experience[cand]
     out[:, col["candidate_partners"]] = index.degree[cand]
     out[:, col["candidate_coordination"]] = index.coordination[cand]
@@ -265,13 +320,7 @@ def pair_features(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> n
     out[:, col["instrument_requested"]] = bool(rq.query.instrument)
     out[:, col["candidate_international_partners"]] = index.international[cand]
     out[:, col["query_outside_europe"]] = rq.outside_europe
-    if rq.country_code >= 0:
-        c_codes = index.graph.country_codes[cand]
-        out[:, col["same_country"]] = c_codes == rq.country_code
-        out[:, col["country_pair_links"]] = index.graph.country_links[rq.country_code, c_codes]
-        out[:, col["candidate_partners_in_query_country"]] = np.log1p(index.partners_in_country(rq.country_code, cand))
     out[:, col["candidate_sme"]] = index.sme[cand]
-    out[:, col["both_sme"]] = index.sme[cand] & rq.sme
     out[:, col["candidate_large"]] = index.large[cand]
     out[:, col["eligibility"]] = index.eligibility(rq.query.instrument)[0][cand]
     return out
