@@ -105,6 +105,12 @@ def report_command(
         typer.Option(help="Kind of organisation: company, research, university, public or any (default: every kind "
                      "except bodies that fund or administer research)."),
     ] = None,
+    scoring: Annotated[
+        str,
+        typer.Option(help="two-stage (a fast first stage over every pair, the model re-ranks each Korean "
+                     "organisation's best), exhaustive (the model scores every pair: audits) or auto (two-stage "
+                     "above 2 million pairs)."),
+    ] = "auto",
 ) -> None:
     """Score every Korean x European pairing for a priority: ranked pairings with explanations and
     eligibility per instrument (Parquet, CSV) and a self-contained HTML report."""
@@ -120,6 +126,7 @@ def report_command(
         top=top,
         explain=explain,
         per_org=per_org,
+        scoring=scoring.strip().lower(),
     )
     with common.open_corridor() as corridor, open_engine(engine, workers) as runner:
         report, written, rejected = corridor.pairing_report(request, out_dir, orgs, runner, RichProgress())
@@ -130,12 +137,19 @@ def report_command(
         raise typer.Exit(EXIT_REJECTED_ROWS)
 
 
+def scoring_line(scoring: dict) -> str:
+    if scoring["mode"] == "exhaustive":
+        return "the model scored every pair"
+    return (f"two stages: the model re-ranked the best {scoring['reranked_per_korean']:,} of each Korean "
+            f"organisation ({scoring['model_pairs']:,} pairs), a first stage estimated the rest")
+
+
 def print_written(report: PairingReport, written: dict[str, Path]) -> None:
     meta = report.meta
     out.print(
         f"scored {meta['pairs_scored']:,} pairs ({meta['korean_organisations']:,} Korean x "
         f"{meta['european_organisations']:,} European organisations) for {meta['priority']} on {meta['engine']} "
-        f"in {meta['scoring_seconds']:.1f} s ({meta['pairs_per_second']:,} pairs/s)",
+        f"in {meta['scoring_seconds']:.1f} s ({meta['pairs_per_second']:,} pairs/s); {scoring_line(meta['scoring'])}",
         highlight=False,
     )
     left = meta.get("left_out", {})

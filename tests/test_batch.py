@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recommender.batch import (
     EmptyScopeError,
@@ -25,9 +27,11 @@ from recommender.batch import (
     scan_pairs,
     write_report,
 )
+from recommender.batch.first_stage import fit_first_stage
 from recommender.batch.pairs import TopPairs
 from recommender.errors import InputFileError, UnknownInstrumentError
 from recommender.ranking.batch import rank_query_file
+from recommender.ranking.features import pair_features, query_context
 from recommender.ranking.index import Query
 from recommender.ranking.rankers import LearnedRanker
 from recommender.ranking.service import Recommender
@@ -90,7 +94,7 @@ def assert_same_scan(a, b):
 def test_scan_equals_brute_force(recommender):
     ranker, index = recommender.ranker, recommender.index
     kr, eu = sides(index)
-    scan = scan_pairs(index, ranker, "unmanned", kr, eu, config=ScanConfig(top=40, per_org=2))
+    scan = scan_pairs(index, ranker, "unmanned", kr, eu, config=ScanConfig(top=40, per_org=2, scoring="exhaustive"))
     full = []
     for row in kr:
         rq = index.resolve(Query(org_id=index.ids[row], region="EU", priority="unmanned"))
@@ -104,6 +108,101 @@ def test_scan_equals_brute_force(recommender):
     assert scan.hist.sum() == len(full)
     assert np.nanmax(scan.eu_best) == full[0][3]
     assert scan.kr_country_n.sum() == len(full) and scan.country_n.sum() == len(full)
+
+
+# ---- two stages ------------------------------------------------------------------------------------------------
+
+
+def model_scores(index, ranker, kr_row, priority, instrument=None):
+    rq = index.resolve(Query(org_id=index.ids[kr_row], region="EU", priority=priority, instrument=instrument))
+    cand = np.flatnonzero(index.allowed(rq) & index.side_masks["EU"])
+    return dict(zip(cand.tolist(), ranker.score(index, rq, cand), strict=True))
+
+
+def test_two_stage_best_pairs_are_model_scores(recommender):
+    index, ranker = recommender.index, recommender.ranker
+    kr, eu = sides(index)
+    cfg = ScanConfig(top=20, per_org=2, rerank=4, scoring="two-stage")
+    scan = scan_pairs(index, ranker, "unmanned", kr, eu, config=cfg)
+    assert scan.job.first_stage is not None and scan.job.rerank == cfg.rerank_per_korean(len(kr)) >= 4
+    exact = {row: model_scores(index, ranker, row, "unmanned") for row in kr}
+    assert scan.n_pairs == sum(len(s) for s in exact.values()) == scan.hist.sum()
+    assert scan.model_pairs == sum(min(len(s), scan.job.rerank) for s in exact.values()) < scan.n_pairs
+    for k, e, score in zip(scan.top.kr, scan.top.eu, scan.top.score, strict=True):
+        assert score == exact[k][e]
+    for i, row in enumerate(kr):
+        for e, score in zip(scan.kr_best_rows[i], scan.kr_best_scores[i], strict=True):
+            if e >= 0:
+                assert score == exact[row][e]
+
+
+def test_two_stage_reranking_everything_is_the_exhaustive_scan(recommender):
+    index, ranker = recommender.index, recommender.ranker
+    kr, eu = sides(index)
+    exhaustive = scan_pairs(index, ranker, "sensors_ew", kr, eu, config=ScanConfig(top=30, scoring="exhaustive"))
+    config = ScanConfig(top=30, rerank=10_000, scoring="two-stage")
+    both = scan_pairs(index, ranker, "sensors_ew", kr, eu, config=config)
+    assert both.job.first_stage is not None and exhaustive.job.first_stage is None
+    assert_same_scan(exhaustive, both)
+    assert both.model_pairs == exhaustive.model_pairs == exhaustive.n_pairs
+
+
+def test_two_stage_finds_most_of_the_exhaustive_top_pairs(recommender):
+    index, ranker = recommender.index, recommender.ranker
+    kr, eu = sides(index)
+    exhaustive = scan_pairs(index, ranker, "unmanned", kr, eu, config=ScanConfig(top=10, scoring="exhaustive"))
+    two = scan_pairs(index, ranker, "unmanned", kr, eu, config=ScanConfig(top=10, rerank=3, scoring="two-stage"))
+    assert two.model_pairs < exhaustive.model_pairs / 2
+    found = set(zip(two.top.kr.tolist(), two.top.eu.tolist(), strict=True))
+    wanted = set(zip(exhaustive.top.kr.tolist(), exhaustive.top.eu.tolist(), strict=True))
+    assert len(found & wanted) >= 0.9 * len(wanted)
+
+
+def test_two_stage_is_the_same_on_every_engine(recommender):
+    kr, eu = sides(recommender.index)
+    cfg = ScanConfig(top=25, per_org=3, max_chunk=2, rerank=4, scoring="two-stage")
+    inline = scan_pairs(recommender.index, recommender.ranker, "sensors_ew", kr, eu, engine=InlineEngine(), config=cfg)
+    local = scan_pairs(recommender.index, recommender.ranker, "sensors_ew", kr, eu, engine=LocalEngine(2), config=cfg)
+    assert_same_scan(inline, local)
+    assert inline.model_pairs == local.model_pairs
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    priority=st.sampled_from(["unmanned", "sensors_ew", "semiconductors"]),
+    instrument=st.sampled_from([None, "edf-research", "horizon-europe"]),
+)
+def test_first_stage_is_linear_in_the_pair_features(recommender, data, priority, instrument):
+    """The first stage's split (per candidate, per query, per pair) adds up to one linear function of
+    pair_features, for any Korean query and European rows."""
+    index, ranker = recommender.index, recommender.ranker
+    kr, eu = sides(index)
+    stage = fit_first_stage(index, ranker, priority, instrument, kr, eu, {})
+    row = data.draw(st.sampled_from(kr.tolist()))
+    positions = np.unique(data.draw(st.lists(st.integers(0, len(eu) - 1), min_size=1, max_size=20)))
+    rq = index.resolve(Query(org_id=index.ids[row], region="EU", priority=priority, instrument=instrument))
+    ctx = query_context(index, rq)
+    X = pair_features(index, ctx, eu[positions]).astype(np.float64)
+    np.testing.assert_allclose(
+        stage.margins(index, ctx, eu[positions], positions), X @ stage.weights + stage.intercept, rtol=1e-9, atol=1e-9
+    )
+
+
+def test_report_says_how_its_pairs_were_scored(recommender):
+    small = build_report(recommender, ReportRequest(priority="unmanned", top=5, explain=0))
+    assert small.meta["scoring"] == {"mode": "exhaustive", "model_pairs": small.meta["pairs_scored"]}
+    two = build_report(recommender, ReportRequest(priority="unmanned", top=2, per_org=1, explain=0, scoring="two-stage"))
+    scoring = two.meta["scoring"]
+    assert scoring["mode"] == "two-stage" and 0 < scoring["model_pairs"] <= two.meta["pairs_scored"]
+    assert scoring["first_stage_fit_pairs"] > 0 and -1 <= scoring["first_stage_rank_correlation"] <= 1
+
+
+def test_scan_rejects_unknown_scoring_modes():
+    with pytest.raises(ValueError, match="scoring must be one of"):
+        ScanConfig(scoring="fast")
+    with pytest.raises(ReportRequestError, match="scoring must be one of"):
+        ReportRequest(priority="unmanned", scoring="fast")
 
 
 def test_local_and_ray_engines_give_identical_results(recommender, ray_engine):

@@ -25,6 +25,7 @@ import numpy as np
 from recommender.ranking.features import (
     CANDIDATE_FEATURES,
     COLUMN,
+    FEATURES,
     PAIR_FEATURES,
     QUERY_FEATURES,
     QueryContext,
@@ -50,16 +51,16 @@ class FirstStage:
     x_query . query_weights + x_pair . pair_weights``, in the model's margin units."""
 
     candidate_part: np.ndarray  # (n_eu,) per European position, intercept included
-    query_weights: np.ndarray  # (len(QUERY_FEATURES),)
-    pair_weights: np.ndarray  # (len(PAIR_FEATURES),)
+    weights: np.ndarray  # (len(FEATURES),) over pair_features' columns
+    intercept: float
     fit_rows: int
     fit_correlation: float  # Spearman correlation of surrogate and exact margins on the fitted pairs
 
     def margins(self, index: RankingIndex, ctx: QueryContext, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Surrogate margins of the pairs (query of ``ctx``, European ``rows``), ``positions`` being those
         rows' places in the scan's European rows."""
-        query_part = float(pair_features(index, ctx, rows[:1])[0, QUERY_INDICES] @ self.query_weights)
-        pair_part = pair_terms(index, ctx, rows).astype(np.float64) @ self.pair_weights
+        query_part = float(pair_features(index, ctx, rows[:1])[0, QUERY_INDICES] @ self.weights[QUERY_INDICES])
+        pair_part = pair_terms(index, ctx, rows).astype(np.float64) @ self.weights[PAIR_INDICES]
         return self.candidate_part[positions] + query_part + pair_part
 
 
@@ -100,7 +101,7 @@ def fit_first_stage(
         margins.append(ranker.raw_scores(index, rq, rows, ctx))
     n_eu = len(eu_rows)
     if not features:
-        return FirstStage(np.zeros(n_eu), np.zeros(len(QUERY_FEATURES)), np.zeros(len(PAIR_FEATURES)), 0, 1.0)
+        return FirstStage(np.zeros(n_eu), np.zeros(len(FEATURES)), 0.0, 0, 1.0)
     X = np.concatenate(features).astype(np.float64)
     y = np.concatenate(margins)
     mean, scale = X.mean(axis=0), X.std(axis=0)
@@ -121,9 +122,7 @@ def fit_first_stage(
     for start in range(0, n_eu, CANDIDATE_BLOCK):
         block = pair_features(index, ctx, eu_rows[start : start + CANDIDATE_BLOCK])[:, CANDIDATE_INDICES]
         candidate_part[start : start + CANDIDATE_BLOCK] = block.astype(np.float64) @ weights[CANDIDATE_INDICES]
-    return FirstStage(
-        candidate_part + intercept, weights[QUERY_INDICES], weights[PAIR_INDICES], len(y), round(correlation, 4)
-    )
+    return FirstStage(candidate_part + intercept, weights, intercept, len(y), round(correlation, 4))
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:

@@ -110,6 +110,7 @@ def _figures(report: PairingReport) -> str:
         ("European organisations", f"{meta['european_organisations']:,}"),
         ("pairs scored", f"{meta['pairs_scored']:,}"),
         ("pairs / second", f"{meta['pairs_per_second']:,}"),
+        ("pairs scored by the model", f"{meta['scoring']['model_pairs']:,} ({meta['scoring']['mode']})"),
     ]
     if best is not None:
         items.append(("best pairing", f"{best['kr_name']} + {best['eu_name']} ({best['score']:.3f})"))
@@ -125,12 +126,24 @@ def _rejected(report: PairingReport) -> str:
     return f"<h2>Rejected rows of the organisation list</h2><ul>{items}{more}</ul>"
 
 
+def _scoring_method(scoring: dict) -> str:
+    if scoring["mode"] == "exhaustive":
+        return "The model scored every pair."
+    return (
+        f"Two stages: a linear first stage (rank correlation {scoring['first_stage_rank_correlation']:.3f} with "
+        f"the model on {scoring['first_stage_fit_pairs']:,} fitted pairs) scored every pair, and the model re-scored "
+        f"the best {scoring['reranked_per_korean']:,} of each Korean organisation; the pairings and best partners "
+        "are model scores, while distributions also count first-stage estimates (capped below the re-scored pairs)."
+    )
+
+
 def _method(report: PairingReport) -> str:
     req = report.request
     return (
         f"Every Korean organisation in scope was ranked against every European organisation in scope "
         f"(instrument filter: {req.instrument or 'none'}; ineligible kept: {req.keep_ineligible}); only the "
         f"best {req.top} pairs were kept (bounded memory), of which the best {req.explain} are explained. "
+        f"{_scoring_method(report.meta['scoring'])} "
         "Heatmap and country table aggregate all scored pairs. Tables: pairings.parquet/csv (with elig_kr_* and "
         "elig_eu_* verdict columns for every instrument), korean_organisations, european_organisations, "
         "countries, priorities, score_histogram; summary.json records the parameters."

@@ -5,9 +5,9 @@ Each Korean organisation is a query ``Query(org_id=kr, region="EU", priority=P, 
 surrogate of the model scores every pair (:mod:`recommender.batch.first_stage`), and the learned ranker
 re-scores the best ``rerank`` of each Korean organisation. The best pairs and partners are therefore always
 model scores; the other pairs carry the first stage's estimate (capped below the re-ranked ones) in the
-distributions. ``exhaustive`` scores every pair with the model instead, in blocks of ``block`` candidates,
-for audits. Work is split into chunks of Korean organisations; a chunk returns only summaries, never its
-score matrix:
+distributions. Exhaustive scoring (every pair by the model, in blocks of ``block`` candidates) is kept for
+audits, and is what ``auto`` does on maps too small for the first stage to pay off. Work is split into
+chunks of Korean organisations; a chunk returns only summaries, never its score matrix:
 
 - the chunk's best ``top`` pairs (a bounded top-M, merged across chunks under one total order: score
   descending, then Korean row, then European row);
@@ -41,8 +41,13 @@ from recommender.ranking.features import query_context
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.rankers import LearnedRanker
 
-
 RERANK_HEADROOM = 3
+SCORING_MODES = ("auto", "two-stage", "exhaustive")
+AUTO_TWO_STAGE_PAIRS = 2_000_000
+
+
+class ScanConfigError(CorridorError, ValueError):
+    """Impossible scan parameters (unknown scoring mode ...)."""
 
 
 class EmptyScopeError(CorridorError):
@@ -58,7 +63,19 @@ class ScanConfig:
     max_chunk: int = 32  # Korean organisations per chunk, at most
     target_chunks: int = 64  # aim for this many chunks (load balance), independent of the engine
     rerank: int = 500  # two-stage: European candidates per Korean organisation re-ranked by the model, at least
-    exhaustive: bool = False  # score every pair with the model (audits); else two stages
+    scoring: str = "auto"  # two-stage, exhaustive (every pair by the model: audits) or auto (see two_stage)
+
+    def __post_init__(self) -> None:
+        if self.scoring not in SCORING_MODES:
+            raise ScanConfigError(f"scoring must be one of {', '.join(SCORING_MODES)}, got {self.scoring!r}")
+        if self.rerank < 1:
+            raise ScanConfigError(f"rerank must be at least 1, got {self.rerank}")
+
+    def two_stage(self, n_pairs: int) -> bool:
+        """Auto: two stages above ``AUTO_TWO_STAGE_PAIRS`` pairs, where they pay for fitting the first stage."""
+        if self.scoring == "auto":
+            return n_pairs > AUTO_TWO_STAGE_PAIRS
+        return self.scoring == "two-stage"
 
     def chunk_size(self, n_korean: int) -> int:
         return max(1, min(self.max_chunk, math.ceil(n_korean / self.target_chunks)))
@@ -300,7 +317,7 @@ def scan_pairs(
     codes = index.graph.country_codes[eu_rows]
     uniq, eu_country = np.unique(codes, return_inverse=True)
     first_stage, rerank = None, 0
-    if not cfg.exhaustive:
+    if cfg.two_stage(len(kr_rows) * len(eu_rows)):
         with progress.step("fitting the first stage", 1) as adv:
             options = {"keep_ineligible": keep_ineligible, "include_known": include_known, "kind": kind}
             first_stage = fit_first_stage(index, ranker, priority, instrument, kr_rows, eu_rows, options)

@@ -54,9 +54,14 @@ class ReportRequest:
     include_known: bool = False  # also pair organisations that have already worked together
     spread: float = DEFAULT_SPREAD  # one European organisation is proposed to at most this share of Korean ones
     kind: str | None = None  # kind of European partner; None: every kind but funding bodies
+    scoring: str = "auto"  # two-stage, exhaustive (every pair by the model) or auto (see ScanConfig)
 
     def __post_init__(self) -> None:
+        from recommender.batch.pairs import SCORING_MODES
         from recommender.catalogue.kinds import KIND_FILTERS
+
+        if self.scoring not in SCORING_MODES:
+            raise ReportRequestError(f"scoring must be one of {', '.join(SCORING_MODES)}, got {self.scoring!r}")
 
         if self.kind is not None and self.kind not in KIND_FILTERS:
             raise ReportRequestError(f"unknown kind {self.kind!r}; known kinds: {', '.join(KIND_FILTERS)}")
@@ -159,7 +164,10 @@ def build_report(
         kind=request.kind,
         engine=engine,
         config=ScanConfig(
-            top=request.top * SPREAD_HEADROOM, per_org=request.per_org * SPREAD_HEADROOM, block=request.block
+            top=request.top * SPREAD_HEADROOM,
+            per_org=request.per_org * SPREAD_HEADROOM,
+            block=request.block,
+            scoring=request.scoring,
         ),
         progress=progress,
     )
@@ -204,6 +212,7 @@ def build_report(
         "korean_organisations": int(len(kr_rows)),
         "european_organisations": int(len(eu_rows)),
         "pairs_scored": int(scan.n_pairs),
+        "scoring": _scoring(scan),
         "pairings_written": int(len(pairings)),
         "pairings_explained": int((pairings["explanation"] != "").sum()),
         "engine": engine.describe(),
@@ -277,6 +286,20 @@ def _scope(index: RankingIndex, request: ReportRequest) -> tuple[np.ndarray, np.
         keep[[index.row(o) for o in request.org_ids]] = True
         kr, eu = kr & keep, eu & keep
     return np.flatnonzero(kr), np.flatnonzero(eu)
+
+
+def _scoring(scan: PairScan) -> dict:
+    """How the pairs were scored: every pair by the model, or two stages (and how many the model saw)."""
+    first = scan.job.first_stage
+    if first is None:
+        return {"mode": "exhaustive", "model_pairs": int(scan.model_pairs)}
+    return {
+        "mode": "two-stage",
+        "model_pairs": int(scan.model_pairs),
+        "reranked_per_korean": int(scan.job.rerank),
+        "first_stage_fit_pairs": int(first.fit_rows),
+        "first_stage_rank_correlation": first.fit_correlation,
+    }
 
 
 def _summary(values: np.ndarray, top: int = 3) -> str:
