@@ -192,7 +192,8 @@ def test_first_stage_is_linear_in_the_pair_features(recommender, data, priority,
 def test_report_says_how_its_pairs_were_scored(recommender):
     small = build_report(recommender, ReportRequest(priority="unmanned", top=5, explain=0))
     assert small.meta["scoring"] == {"mode": "exhaustive", "model_pairs": small.meta["pairs_scored"]}
-    two = build_report(recommender, ReportRequest(priority="unmanned", top=2, per_org=1, explain=0, scoring="two-stage"))
+    request = ReportRequest(priority="unmanned", top=2, per_org=1, explain=0, scoring="two-stage")
+    two = build_report(recommender, request)
     scoring = two.meta["scoring"]
     assert scoring["mode"] == "two-stage" and 0 < scoring["model_pairs"] <= two.meta["pairs_scored"]
     assert scoring["first_stage_fit_pairs"] > 0 and -1 <= scoring["first_stage_rank_correlation"] <= 1
