@@ -399,21 +399,25 @@ class RankingIndex:
         return self.cache["project_titles"]
 
     def partners_in_country(self, country_code: int, rows: np.ndarray) -> np.ndarray:
-        """How many past partners each of ``rows`` has in the country with code ``country_code``."""
+        """How many past partners each of ``rows`` has in the country with code ``country_code`` (a sparse
+        lookup: no pass over every organisation)."""
         if "partners_per_country" not in self.cache:
             codes = self.graph.country_codes
             n_countries = int(codes.max()) + 1 if len(codes) else 0
             by_country = sparse.csr_matrix(
                 (np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), n_countries)
             )
-            self.cache["partners_per_country"] = (self.partners @ by_country).tocsc()
+            counts = (self.partners @ by_country).tocsc()
+            counts.sort_indices()
+            self.cache["partners_per_country"] = counts
         counts = self.cache["partners_per_country"]
         if not 0 <= country_code < counts.shape[1]:
             return np.zeros(len(rows))
-        column = np.zeros(counts.shape[0])
         start, end = counts.indptr[country_code], counts.indptr[country_code + 1]
-        column[counts.indices[start:end]] = counts.data[start:end]
-        return column[rows]
+        holders, values = counts.indices[start:end], counts.data[start:end]
+        at = np.minimum(np.searchsorted(holders, rows), max(len(holders) - 1, 0))
+        found = (holders[at] == rows) if len(holders) else np.zeros(len(rows), dtype=bool)
+        return np.where(found, values[at] if len(holders) else 0.0, 0.0)
 
     def allowed(self, rq: ResolvedQuery) -> np.ndarray:
         """Candidate mask after the side, the exclusions and (unless kept) instrument ineligibility."""
@@ -463,8 +467,10 @@ class RankingIndex:
     def eligibility(self, instrument: str | None) -> tuple[np.ndarray, np.ndarray]:
         """Per organisation: (value 1 / 0.5 / 0, verdict label) under ``instrument``; all 1 when None."""
         if instrument is None or self.rulebook is None:
-            n = len(self.ids)
-            return np.ones(n), np.full(n, "", dtype=object)
+            if "eligibility_none" not in self.cache:
+                n = len(self.ids)
+                self.cache["eligibility_none"] = (np.ones(n), np.full(n, "", dtype=object))
+            return self.cache["eligibility_none"]
         cache_key = ("eligibility", instrument)
         if cache_key not in self.cache:
             from recommender.rules import Organisation, evaluate_organisation

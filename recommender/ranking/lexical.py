@@ -53,8 +53,27 @@ class LexicalIndex:
         if len(terms) == 0 or self.n_docs == 0:
             return np.zeros(n_orgs)
         doc_scores = np.asarray(self.bm25.get_scores_from_ids(list(map(int, terms))), dtype=np.float64)
-        owned = self.owner.multiply(doc_scores[None, :]).tocsr()
-        return np.asarray(owned.max(axis=1).todense()).ravel()
+        # Only documents containing a query term score: each updates its owners' best (no pass over every
+        # organisation's documents).
+        matched = np.flatnonzero(doc_scores > 0)
+        best = np.zeros(n_orgs)
+        if len(matched):
+            owners = self.owners_of_documents
+            starts, ends = owners.indptr[matched], owners.indptr[matched + 1]
+            lengths = ends - starts
+            take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+            np.maximum.at(best, owners.indices[take], np.repeat(doc_scores[matched], lengths))
+        return best
+
+    @property
+    def owners_of_documents(self) -> sparse.csc_matrix:
+        """``owner`` by columns: the organisations of each document (built once)."""
+        cached = self.__dict__.get("_owners_of_documents")
+        if cached is None:
+            cached = self.owner.tocsc()
+            cached.sort_indices()
+            object.__setattr__(self, "_owners_of_documents", cached)
+        return cached
 
 
 def build_lexical_index(texts: list[str], owner: sparse.csr_matrix) -> LexicalIndex:
