@@ -203,3 +203,20 @@ def test_an_unfitted_ranker_refuses_to_rank(index):
     for cls in RANKERS.values():
         with pytest.raises(NotFittedError):
             cls().rank(index, Query(org_id="drones-eu-0"), 5)
+
+
+@PROPERTIES
+@given(data=st.data())
+def test_an_explained_ranking_is_the_ranking_with_its_contributions(ranker, index, data):
+    if not isinstance(ranker, Explainer):
+        return
+    query = data.draw(queries(index))
+    k = data.draw(st.integers(1, 30))
+    rq = index.resolve(query)
+    ids, scores, contrib = ranker.rank_explained(index, rq, k)
+    plain_ids, plain_scores = ranker.rank(index, rq, k)
+    assert ids.tolist() == plain_ids.tolist()
+    np.testing.assert_array_equal(scores, plain_scores)
+    rows = np.array([index.row_of[i] for i in ids], dtype=np.int64)
+    expected = ranker.contributions(index, rq, rows) if len(rows) else np.zeros((0, contrib.shape[1]))
+    np.testing.assert_allclose(contrib, expected, rtol=1e-9, atol=1e-12)

@@ -62,6 +62,11 @@ class Explainer(Protocol):
         """(len(rows), n_features): each feature's contribution to the score of each of ``rows``."""
         ...
 
+    def rank_explained(self, index: RankingIndex, rq: ResolvedQuery, k: int) -> tuple[np.ndarray, np.ndarray,
+                                                                                       np.ndarray]:
+        """``rank(index, rq, k)`` and the ``contributions`` of the ranked rows, in one pass over the features."""
+        ...
+
 
 def top_k(
     rows: np.ndarray, scores: np.ndarray, k: int, tiebreak: np.ndarray | None = None

@@ -426,6 +426,27 @@ class RankingIndex:
             mask &= self.eligibility(rq.query.instrument)[0] > 0
         return mask
 
+    def ranked_rows(self, generator: str, priority: int = 0) -> np.ndarray:
+        """Rows in a generator's order, built once per index: ``popular`` (most projects first), ``defence``
+        (defence experience first; only organisations with an EDF or security-research participation) and
+        ``specialists`` (own projects in priority column ``priority`` plus a declared area; only those with
+        either). Ties go to the smaller row, as in ``top_k``."""
+        key = ("ranked_rows", generator, priority if generator == "specialists" else 0)
+        if key not in self.cache:
+            if generator == "popular":
+                score = self.graph.projects.astype(np.float64)
+                rows = np.arange(len(score))
+            elif generator == "defence":
+                score = self.defence_experience_score()
+                rows = np.flatnonzero(score >= 1e3)
+            elif generator == "specialists":
+                score = (self.evidence_projects[:, priority] + self.declared[:, priority]).astype(np.float64)
+                rows = np.flatnonzero(score > 0)
+            else:
+                raise ValueError(f"unknown generator {generator!r}")
+            self.cache[key] = rows[np.lexsort((rows, -score[rows]))]
+        return self.cache[key]
+
     def popular(self, side: str, n: int) -> np.ndarray:
         """The ``n`` most experienced organisations of a side (rows), most experienced first."""
         key = ("popular", side, n)

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from recommender.ranking.contract import Explainer, Ranker
+from recommender.ranking.contract import Explainer, Ranker, check_k
 from recommender.ranking.features import FEATURES, LABELS
 from recommender.ranking.index import Query, RankingIndex, ResolvedQuery
 
@@ -64,6 +64,10 @@ class Recommender:
 
     def recommend(self, query: Query, k: int = 10, explain: bool = True) -> list[Recommendation]:
         rq = self.index.resolve(query)
+        if explain and isinstance(self.ranker, Explainer):
+            check_k(k)
+            ids, scores, contrib = self.ranker.rank_explained(self.index, rq, k)
+            return self._build(rq, ids, scores, explain, contrib)
         ids, scores = self.ranker.rank(self.index, rq, k)
         return self._build(rq, ids, scores, explain)
 
@@ -78,12 +82,13 @@ class Recommender:
         return [self._build(rq, ids, scores, explain) for rq, (ids, scores) in zip(resolved, rankings, strict=True)]
 
     # ---------------------------------------------------------------------------------------------------
-    def _build(self, rq: ResolvedQuery, ids: np.ndarray, scores: np.ndarray, explain: bool) -> list[Recommendation]:
+    def _build(
+        self, rq: ResolvedQuery, ids: np.ndarray, scores: np.ndarray, explain: bool, contrib: np.ndarray | None = None
+    ) -> list[Recommendation]:
         index = self.index
         rows = np.array([index.row_of[i] for i in ids], dtype=int)
         orgs = index.catalogue.organisations
-        contrib = None
-        if explain and isinstance(self.ranker, Explainer) and len(rows):
+        if contrib is None and explain and isinstance(self.ranker, Explainer) and len(rows):
             contrib = self.ranker.contributions(index, rq, rows)
         shared = index.graph.adjacency[rq.row] if rq.row is not None else None
         known = set(index.known_partners(rq).tolist())
