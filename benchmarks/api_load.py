@@ -8,7 +8,7 @@
    GET /v1/organisations/{id}/partners, first one at a time (API latency vs in-process latency), then with
    C requests in flight (throughput, p50 / p99 under load). Every response must be 200 with k results.
 
-Usage: python benchmarks/api_load.py [--requests 1000] [--concurrency 8] [--k 10] [--queries 200]
+Usage: python benchmarks/api_load.py [--requests 1000] [--concurrency 16] [--workers 1] [--k 10] [--queries 200]
        [--data-dir DIR] [--model-dir DIR] [--state-dir DIR] [--json out.json]
 Needs a trained model (`corridor train`); exits with status 2 and a message if there is none.
 """
@@ -79,15 +79,26 @@ def in_process(recommender, queries: list[dict], k: int) -> list[float]:
     return times
 
 
+def server_rss(pid: int) -> list[float]:
+    """RSS (MiB) of each process of the server that holds the index: with --workers N, the N workers (the
+    supervisor only watches them); else the one server process."""
+    import psutil
+
+    root = psutil.Process(pid)
+    procs = [p for p in root.children(recursive=True) if p.memory_info().rss > 200 * 2**20] or [root]
+    return [round(p.memory_info().rss / 2**20) for p in procs]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def start_server(env: dict, port: int, timeout: float = 900) -> subprocess.Popen:
+def start_server(env: dict, port: int, workers: int = 1, timeout: float = 900) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--log-level", "warning",
+         "--workers", str(workers)],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     deadline = time.monotonic() + timeout
@@ -137,7 +148,8 @@ async def run_load(base: str, headers: dict, queries: list[dict], k: int, total:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="requests in the concurrent phase")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (corridor serve --workers)")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--queries", type=int, default=200, help="distinct organisations queried")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: the shipped data/")
@@ -187,7 +199,7 @@ def main() -> None:
            "CORRIDOR_MODEL_POLL_SECONDS": "0", "PYTHONPATH": str(REPO)}
     port = free_port()
     t0 = time.perf_counter()
-    server = start_server(env, port)
+    server = start_server(env, port, args.workers)
     print(f"server ready in {time.perf_counter() - t0:.1f} s on port {port}")
     base, headers = f"http://127.0.0.1:{port}", {"X-API-Key": secret}
     try:
@@ -196,6 +208,7 @@ def main() -> None:
         loaded, load_errors, wall = asyncio.run(
             run_load(base, headers, queries, args.k, args.requests, args.concurrency)
         )
+        worker_rss = server_rss(server.pid)
     finally:
         server.terminate()
         try:
@@ -220,6 +233,8 @@ def main() -> None:
         "ratio_api_p99_to_in_process_p99": round(percentile(sequential, 99) / percentile(baseline, 99), 2)
         if sequential else None,
         "cpu_count": os.cpu_count(),
+        "server_workers": args.workers,
+        "rss_mib_per_serving_process": worker_rss,
     }
     print(f"in-process recommend (k={args.k}, explained): p50 {result['in_process']['p50_ms']:.1f} ms, "
           f"p99 {result['in_process']['p99_ms']:.1f} ms over {len(baseline)} queries")
@@ -231,6 +246,8 @@ def main() -> None:
               f"req/s, p50 {result['api_load']['p50_ms']:.1f} ms, p99 {result['api_load']['p99_ms']:.1f} ms")
     print(f"ratio API / in-process latency     : p50 {result['ratio_api_p50_to_in_process_p50']}, "
           f"p99 {result['ratio_api_p99_to_in_process_p99']}")
+    print(f"server: {args.workers} worker(s), RSS per serving process after the load: "
+          f"{', '.join(f'{m:,.0f} MiB' for m in worker_rss)}")
     print(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
