@@ -125,3 +125,42 @@ def test_bad_input_is_refused():
     with pytest.raises(CorridorError, match="expected vectors"):
         with_organisations(index, [org(id="b")], np.zeros((1, 3)), np.zeros((1, 3)))
     assert with_organisations(index, [], np.zeros((0, 14)), np.zeros((0, 3))) is index
+
+
+# ---- the lexical index: descriptions added after the build ---------------------------------------------------
+
+
+def test_a_new_document_is_scored_as_the_indexed_ones_are():
+    """Scored under the corpus's statistics, an indexed document's text gets the indexed document's own BM25
+    term scores (so an added description is weighed as if it had been indexed)."""
+    lexical = make_index().lexical
+    for doc in (0, 3, lexical.n_docs - 1):
+        text = " ".join(next(k for k, v in lexical.vocab.items() if v == t) for t in lexical.doc_terms[doc])
+        added, terms = lexical.term_scores([text])
+        np.testing.assert_array_equal(np.sort(terms[0]), np.sort(lexical.doc_terms[doc]))
+        for term in np.unique(terms[0]):
+            expected = lexical.bm25.get_scores_from_ids([int(term)])[doc]
+            np.testing.assert_allclose(added[0, term], expected, rtol=1e-5)
+
+
+def test_added_descriptions_are_searchable_at_once_and_replace_old_ones():
+    rows = [
+        org(id="new-radar", description="Hydroacoustic sonar arrays for naval drones."),
+        org(id="drones-eu-3", name="Drones Org 3", country="FR", description="Hydroacoustic sonar arrays."),
+    ]
+    base = make_index()
+    inc, full = incremental(rows, base), rebuilt(rows)
+    terms = inc.lexical.text_terms("hydroacoustic sonar arrays")
+    assert len(terms) > 0
+    a, b = inc.lexical.scores(terms), full.lexical.scores(full.lexical.text_terms("hydroacoustic sonar arrays"))
+    for oid in ("new-radar", "drones-eu-3"):
+        assert a[inc.row(oid)] > 0 and b[full.row(oid)] > 0
+    order_a = [inc.ids[r] for r in np.argsort(-a, kind="stable")[:5] if a[r] > 0]
+    order_b = [full.ids[r] for r in np.argsort(-b, kind="stable")[:5] if b[r] > 0]
+    assert set(order_a) == set(order_b)
+    old_text = base.profiles.org_description_texts.get("drones-eu-3")
+    if old_text:  # the replaced description no longer speaks for the organisation
+        own = inc.lexical.owner.indices[inc.lexical.owner.indptr[inc.row("drones-eu-3")]:
+                                        inc.lexical.owner.indptr[inc.row("drones-eu-3") + 1]]
+        assert (own >= inc.lexical.first_description).sum() == 1
+    assert inc.lexical.bm25 is base.lexical.bm25  # nothing re-indexed

@@ -119,10 +119,16 @@ def with_organisations(
         raise CorridorError(f"with_organisations: profile fields {unknown} are not supported; extend it")
     profiles = replace(prof, **changes)
     # Programme history comes from participations alone, which users' rows do not change: carried over, with
-    # empty rows for the new organisations. The lexical index weighs terms over every text: rebuilt.
+    # empty rows for the new organisations. The lexical index gains the rows' descriptions as extra documents.
     history = _history(index.history, n_new) if index.history is not None else None
     kinds = _kinds(index, catalogue, target_rows)
-    return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=history, lexical=None,
+    lexical = None
+    if index.lexical is not None and index.lexical.doc_freq is not None:
+        texts = description_texts(rows)
+        lexical = index.lexical.with_descriptions(
+            len(catalogue.organisations), {row: text or None for row, text in zip(target_rows, texts, strict=True)}
+        )
+    return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=history, lexical=lexical,
                    organisation_kinds=kinds)
 
 

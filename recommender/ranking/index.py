@@ -218,15 +218,14 @@ class RankingIndex:
         tagged = (prof.project_scores >= thresholds[None, :]).astype(np.float64)
         self._set(evidence_projects=np.asarray(owns @ tagged) if tagged.size else np.zeros((len(self.ids), n_p)))
         orgs = self.catalogue.organisations
-        declared = orgs["technology_areas"].fillna("").str.split(";")
-        self._set(
-            declared=np.stack(
-                [declared.map(lambda areas, p=pid: p in areas).to_numpy(dtype=bool) for pid in prof.taxonomy.ids],
-                axis=1,
-            )
-            if n_p
-            else np.zeros((len(self.ids), 0), dtype=bool)
-        )
+        declared = np.zeros((len(self.ids), n_p), dtype=bool)
+        column = {pid: j for j, pid in enumerate(prof.taxonomy.ids)}
+        areas = orgs["technology_areas"].fillna("").to_numpy(dtype=object)
+        for row in np.flatnonzero(areas != ""):  # few organisations declare areas: no pass per priority
+            for area in str(areas[row]).split(";"):
+                if area in column:
+                    declared[row, column[area]] = True
+        self._set(declared=declared)
         has_description = np.array([oid in prof.org_description_texts for oid in self.ids], dtype=bool)
         description_only = has_description & (self.own_projects == 0)
         described = description_only[:, None] & (prof.org_scores >= thresholds[None, :])
@@ -547,7 +546,7 @@ def organisation_lexical_index(profiles: Profiles) -> LexicalIndex:
         (np.ones(len(described)), (described, np.arange(len(described)))), shape=(n_orgs, len(described))
     )
     texts = list(profiles.project_texts) + [profiles.org_description_texts[profiles.org_ids[i]] for i in described]
-    return build_lexical_index(texts, sparse.hstack([owns, desc_owner]).tocsr())
+    return build_lexical_index(texts, sparse.hstack([owns, desc_owner]).tocsr(), len(profiles.project_texts))
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:

@@ -4,6 +4,11 @@ Embeddings blur the exact vocabulary a defence business developer searches by ("
 "GaN", "sonar"); BM25 keeps it. Documents are project texts and organisation descriptions; an organisation
 is as lexically close to a query as its best-matching own document. An organisation query is its own
 documents' most distinctive terms (tf-idf, at most ``QUERY_TERMS``); a text query is all of its terms.
+
+Descriptions that users add or change after the index is built are appended as extra documents, scored
+with the built corpus's statistics (document frequencies, average length), so that a live addition is
+searchable at once without re-indexing every text (:meth:`LexicalIndex.with_descriptions`); the next full
+build folds them into the corpus.
 """
 
 from __future__ import annotations
@@ -23,13 +28,65 @@ class LexicalIndex:
 
     bm25: bm25s.BM25
     vocab: dict[str, int]
-    doc_terms: list[np.ndarray]  # token ids of each document
+    doc_terms: list[np.ndarray]  # token ids of each document (indexed ones, then extra ones)
     idf: np.ndarray  # (vocabulary,)
     owner: sparse.csr_matrix  # (n_orgs, n_docs) 1 where the document is the organisation's
+    doc_freq: np.ndarray | None = None  # (vocabulary,) indexed documents containing each term
+    avg_doc_len: float = 1.0  # of the indexed documents
+    first_description: int = 0  # documents from this one on are organisation descriptions
+    extra: sparse.csr_matrix | None = None  # (n_extra, vocabulary) BM25 term scores of documents added later
 
     @property
     def n_docs(self) -> int:
         return len(self.doc_terms)
+
+    @property
+    def n_indexed(self) -> int:
+        return self.n_docs - (0 if self.extra is None else self.extra.shape[0])
+
+    def term_scores(self, texts: list[str]) -> tuple[sparse.csr_matrix, list[np.ndarray]]:
+        """(len(texts), vocabulary) BM25 term scores of new documents under this corpus's statistics, as
+        the indexed documents' own (Lucene BM25, the bm25s default), and their known terms."""
+        if self.doc_freq is None:
+            raise ValueError("this lexical index does not record its document frequencies; rebuild it")
+        tokens = bm25s.tokenize(texts, stopwords="en", show_progress=False, return_ids=False)
+        n_indexed, k1, b = self.n_indexed, self.bm25.k1, self.bm25.b
+        rows, cols, values, terms = [], [], [], []
+        for i, doc in enumerate(tokens):
+            known = np.array([self.vocab[t] for t in doc if t in self.vocab], dtype=np.int64)
+            terms.append(known)
+            ids, tf = np.unique(known, return_counts=True)
+            df = self.doc_freq[ids]
+            idf = np.log(1 + (n_indexed - df + 0.5) / (df + 0.5))
+            tfc = tf / (k1 * ((1 - b) + b * len(doc) / self.avg_doc_len) + tf)
+            rows += [i] * len(ids)
+            cols += ids.tolist()
+            values += (idf * tfc).tolist()
+        shape = (len(texts), len(self.doc_freq))
+        return sparse.csr_matrix((np.asarray(values, dtype=np.float64), (rows, cols)), shape=shape), terms
+
+    def with_descriptions(self, n_orgs: int, descriptions: dict[int, str | None]) -> LexicalIndex:
+        """This index for ``n_orgs`` organisations (rows beyond the current ones are new) where each
+        organisation row of ``descriptions`` has that description (None: none) instead of its current one."""
+        owner = self.owner.copy()
+        for row in descriptions:
+            if row < owner.shape[0]:
+                start, end = owner.indptr[row], owner.indptr[row + 1]
+                owner.data[start:end][owner.indices[start:end] >= self.first_description] = 0.0
+        if n_orgs > owner.shape[0]:
+            owner = sparse.vstack([owner, sparse.csr_matrix((n_orgs - owner.shape[0], self.n_docs))]).tocsr()
+        texts = {row: text for row, text in descriptions.items() if text}
+        added, terms = self.term_scores(list(texts.values())) if texts else (None, [])
+        new_owner = sparse.csr_matrix(
+            (np.ones(len(texts)), (list(texts), np.arange(len(texts)))), shape=(n_orgs, len(texts))
+        )
+        owner_csr = sparse.hstack([owner, new_owner]).tocsr()
+        owner_csr.eliminate_zeros()
+        extra = self.extra
+        if added is not None:
+            extra = added if extra is None else sparse.vstack([extra, added]).tocsr()
+        return LexicalIndex(self.bm25, self.vocab, self.doc_terms + terms, self.idf, owner_csr, self.doc_freq,
+                            self.avg_doc_len, self.first_description, extra)
 
     def text_terms(self, text: str) -> np.ndarray:
         """Vocabulary ids of the known terms of a free text."""
@@ -53,6 +110,9 @@ class LexicalIndex:
         if len(terms) == 0 or self.n_docs == 0:
             return np.zeros(n_orgs)
         doc_scores = np.asarray(self.bm25.get_scores_from_ids(list(map(int, terms))), dtype=np.float64)
+        if self.extra is not None:
+            added = np.asarray(self.extra[:, terms].sum(axis=1), dtype=np.float32).ravel().astype(np.float64)
+            doc_scores = np.concatenate([doc_scores, added])
         # Only documents containing a query term score: each updates its owners' best (no pass over every
         # organisation's documents).
         matched = np.flatnonzero(doc_scores > 0)
@@ -76,8 +136,9 @@ class LexicalIndex:
         return cached
 
 
-def build_lexical_index(texts: list[str], owner: sparse.csr_matrix) -> LexicalIndex:
-    """Index ``texts`` (documents) owned by organisations per ``owner`` (n_orgs, len(texts))."""
+def build_lexical_index(texts: list[str], owner: sparse.csr_matrix, first_description: int = 0) -> LexicalIndex:
+    """Index ``texts`` (documents) owned by organisations per ``owner`` (n_orgs, len(texts)); documents from
+    ``first_description`` on are organisation descriptions."""
     if owner.shape[1] != len(texts):
         raise ValueError(f"owner has {owner.shape[1]} document columns for {len(texts)} texts")
     tokenized = bm25s.tokenize(texts or [""], stopwords="en", show_progress=False)
@@ -91,4 +152,5 @@ def build_lexical_index(texts: list[str], owner: sparse.csr_matrix) -> LexicalIn
     idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
     binary = owner.tocsr().astype(np.float64)
     binary.data[:] = 1.0
-    return LexicalIndex(bm25, dict(tokenized.vocab), doc_terms, idf, binary)
+    avg_len = float(np.mean([len(ids) for ids in doc_terms])) if doc_terms else 1.0
+    return LexicalIndex(bm25, dict(tokenized.vocab), doc_terms, idf, binary, df, avg_len, first_description)
