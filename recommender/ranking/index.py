@@ -221,10 +221,10 @@ class RankingIndex:
         declared = np.zeros((len(self.ids), n_p), dtype=bool)
         column = {pid: j for j, pid in enumerate(prof.taxonomy.ids)}
         areas = orgs["technology_areas"].fillna("").to_numpy(dtype=object)
-        for row in np.flatnonzero(areas != ""):  # few organisations declare areas: no pass per priority
-            for area in str(areas[row]).split(";"):
+        for declaring in np.flatnonzero(areas != ""):  # few organisations declare areas: no pass per priority
+            for area in str(areas[declaring]).split(";"):
                 if area in column:
-                    declared[row, column[area]] = True
+                    declared[declaring, column[area]] = True
         self._set(declared=declared)
         has_description = np.array([oid in prof.org_description_texts for oid in self.ids], dtype=bool)
         description_only = has_description & (self.own_projects == 0)
