@@ -111,6 +111,7 @@ def save_snapshot(index: RankingIndex, root: Path, key: str, inputs: dict[str, s
     into place, so a reader sees a whole snapshot or none. A root that cannot be written costs only the
     saving (logged). The folder, or None."""
     slim = with_serving_parts(index, None, None)
+    object.__setattr__(slim, "search", index.vector_search)  # built now (an HNSW graph on large catalogues)
     folder = root / key
     tmp = root / f".{key}.{os.getpid()}.tmp"
     start = time.perf_counter()

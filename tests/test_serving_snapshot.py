@@ -128,3 +128,22 @@ def test_only_the_newest_snapshots_are_kept(tmp_path):
 def test_every_input_is_part_of_the_key(field, value):
     changed = {**INPUTS, field: value}
     assert (snapshot_key(changed) == snapshot_key(INPUTS)) == (value == INPUTS[field])
+
+
+def test_a_large_catalogue_snapshot_carries_its_search_graph(ranker, tmp_path, monkeypatch):
+    """Above the exact-search limit the HNSW graph is built once, saved with the snapshot and served from it."""
+    import functools
+
+    from recommender.ranking import index as index_module
+    from recommender.ranking.vector_search import build_vector_search
+
+    monkeypatch.setattr(index_module, "build_vector_search", functools.partial(build_vector_search, exact_limit=10))
+    large = make_index()
+    loaded = _loaded(large, tmp_path)
+    assert loaded.search is not None and not loaded.search.exact
+    assert loaded.search.indexed == len(loaded.ids) and loaded.search.vectors is loaded.vectors
+    queries = [Query(org_id=str(i), region="ANY") for i in large.ids[:12]]
+    for (ids_a, scores_a), (ids_b, scores_b) in zip(ranker.rank_batch(large, queries, 10),
+                                                    ranker.rank_batch(loaded, queries, 10), strict=True):
+        np.testing.assert_array_equal(ids_a, ids_b)
+        np.testing.assert_array_equal(scores_a, scores_b)

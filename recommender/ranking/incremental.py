@@ -128,8 +128,12 @@ def with_organisations(
         lexical = index.lexical.with_descriptions(
             len(catalogue.organisations), {row: text or None for row, text in zip(target_rows, texts, strict=True)}
         )
+    # An approximate search keeps its graph and scans the changed and new rows exactly; an exact one is rebuilt
+    # (instantly) on first use.
+    search = index.vector_search
+    search = None if search.exact else search.with_vectors(org_vectors, np.asarray(target_rows, dtype=np.int64))
     return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=history, lexical=lexical,
-                   organisation_kinds=kinds)
+                   organisation_kinds=kinds, search=search)
 
 
 def _kinds(index: RankingIndex, catalogue: Catalogue, rows: list[int]) -> pd.DataFrame:

@@ -101,6 +101,7 @@ class RankingIndex:
     lexical: LexicalIndex | None = None  # built from the profiles when not given
     organisation_kinds: pd.DataFrame | None = None  # classify_organisations of the catalogue, when known
     priority_thresholds: np.ndarray | None = None  # (P,) a project shows a priority at this score
+    search: VectorSearch | None = None  # nearest-profile search over ``vectors``, built on first use when not given
 
     ids: np.ndarray = field(init=False, repr=False)
     row_of: dict[str, int] = field(init=False, repr=False)
@@ -348,7 +349,10 @@ class RankingIndex:
 
     @property
     def vector_search(self) -> VectorSearch:
-        """Nearest-profile search for the semantic generator (exact on catalogues of the shipped size)."""
+        """Nearest-profile search for the semantic generator (exact on catalogues of the shipped size; an HNSW
+        graph, saved in the serving snapshot, above it)."""
+        if self.search is not None:
+            return self.search
         if "vector_search" not in self.cache:
             self.cache["vector_search"] = build_vector_search(self.vectors)
         return self.cache["vector_search"]
