@@ -130,8 +130,8 @@ def with_organisations(
         )
     # An approximate search keeps its graph and scans the changed and new rows exactly; an exact one is rebuilt
     # (instantly) on first use.
-    search = index.vector_search
-    search = None if search.exact else search.with_vectors(org_vectors, np.asarray(target_rows, dtype=np.int64))
+    current = index.vector_search
+    search = None if current.exact else current.with_vectors(org_vectors, np.asarray(target_rows, dtype=np.int64))
     return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=history, lexical=lexical,
                    organisation_kinds=kinds, search=search)
 

@@ -56,7 +56,7 @@ class VectorSearch:
         allowed[in_graph] = True
         allowed[self.outside[self.outside < self.indexed]] = False  # changed since: scanned exactly below
         bitmap = np.packbits(allowed, bitorder="little")
-        params = faiss.SearchParametersHNSW(
+        params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
             sel=faiss.IDSelectorBitmap(self.indexed, faiss.swig_ptr(bitmap)), efSearch=max(self.ef_search, k)
         )
         _, found = self.graph.search(np.ascontiguousarray(query[None, :], dtype=np.float32), k, params=params)
