@@ -51,18 +51,17 @@ class VectorSearch:
             return rows, (self.vectors @ query)[rows].astype(np.float64)
         import faiss
 
-        in_graph = rows[rows < self.indexed]
         allowed = np.zeros(self.indexed, dtype=bool)
-        allowed[in_graph] = True
+        allowed[rows[rows < self.indexed] if len(self.outside) else rows] = True
         allowed[self.outside[self.outside < self.indexed]] = False  # changed since: scanned exactly below
         bitmap = np.packbits(allowed, bitorder="little")
         params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
             sel=faiss.IDSelectorBitmap(self.indexed, faiss.swig_ptr(bitmap)), efSearch=max(self.ef_search, k)
         )
         _, found = self.graph.search(np.ascontiguousarray(query[None, :], dtype=np.float32), k, params=params)
-        near = found[0][found[0] >= 0]
-        extra = np.intersect1d(self.outside, rows, assume_unique=True)
-        near = np.union1d(near, extra)
+        near = np.sort(found[0][found[0] >= 0])
+        if len(self.outside):
+            near = np.union1d(near, self.outside[np.isin(self.outside, rows)])
         return near, (self.vectors[near] @ query).astype(np.float64)
 
     def with_vectors(self, vectors: np.ndarray, changed: np.ndarray) -> VectorSearch:
