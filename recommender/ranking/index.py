@@ -378,6 +378,13 @@ class RankingIndex:
             out["without_priority_evidence"] = int((side & ~self.evidence[:, p]).sum())
         return out
 
+    def column(self, name: str) -> np.ndarray:
+        """A catalogue column as an object array aligned with the rows (built once per column)."""
+        key = ("column", name)
+        if key not in self.cache:
+            self.cache[key] = self.catalogue.organisations[name].to_numpy(dtype=object)
+        return self.cache[key]
+
     @property
     def graph_project_ids(self) -> np.ndarray:
         """Project id of each column of the graph's incidence matrix."""

@@ -87,21 +87,21 @@ class Recommender:
     ) -> list[Recommendation]:
         index = self.index
         rows = np.array([index.row_of[i] for i in ids], dtype=int)
-        orgs = index.catalogue.organisations
+        regions, activity_types = index.column("region"), index.column("activity_type")
         if contrib is None and explain and isinstance(self.ranker, Explainer) and len(rows):
             contrib = self.ranker.contributions(index, rq, rows)
         shared = index.graph.adjacency[rq.row] if rq.row is not None else None
         known = set(index.known_partners(rq).tolist())
         out = []
         for i, (row, score) in enumerate(zip(rows, scores, strict=True)):
-            org = orgs.iloc[row]
+            activity = activity_types[row]
             rec = Recommendation(
                 rank=i + 1,
                 org_id=str(index.ids[row]),
                 name=str(index.names[row]),
                 country=str(index.countries[row]),
-                region=str(org["region"]),
-                activity_type=None if _missing(org["activity_type"]) else str(org["activity_type"]),
+                region=str(regions[row]),
+                activity_type=None if _missing(activity) else str(activity),
                 score=round(float(score), 6),
                 contributions=self._contributions(contrib[i]) if contrib is not None else [],
                 relevant_projects=self._relevant_projects(rq, row) if explain else [],
@@ -125,7 +125,8 @@ class Recommender:
 
     def _relevant_projects(self, rq: ResolvedQuery, row: int, top: int = 3) -> list[dict]:
         prof = self.index.profiles
-        cols = prof.org_weights.getrow(row).indices
+        weights = prof.org_weights
+        cols = weights.indices[weights.indptr[row] : weights.indptr[row + 1]]
         if len(cols) == 0 or not rq.has_profile:
             return []
         sims = prof.project_vectors[cols] @ rq.vector
@@ -189,7 +190,7 @@ class Recommender:
         if rq.row is None:
             return []
         graph = self.index.graph
-        common = np.intersect1d(graph.neighbours(rq.row), graph.neighbours(row))
+        common = np.intersect1d(graph.neighbours(rq.row), graph.neighbours(row), assume_unique=True)
         common = common[np.argsort(-graph.projects[common], kind="stable")][:top]
         return [
             {"id": str(self.index.ids[c]), "name": str(self.index.names[c]) or f"PIC {self.index.ids[c]}"}
