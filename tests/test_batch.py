@@ -27,7 +27,6 @@ from recommender.batch import (
     scan_pairs,
     write_report,
 )
-from recommender.batch.first_stage import fit_first_stage
 from recommender.batch.pairs import TopPairs
 from recommender.errors import InputFileError, UnknownInstrumentError
 from recommender.ranking.batch import rank_query_file
@@ -178,7 +177,8 @@ def test_first_stage_is_linear_in_the_pair_features(recommender, data, priority,
     pair_features, for any Korean query and European rows."""
     index, ranker = recommender.index, recommender.ranker
     kr, eu = sides(index)
-    stage = fit_first_stage(index, ranker, priority, instrument, kr, eu, {})
+    config = ScanConfig(top=10, rerank=3, scoring="two-stage")
+    stage = scan_pairs(index, ranker, priority, kr, eu, instrument=instrument, config=config).job.first_stage
     row = data.draw(st.sampled_from(kr.tolist()))
     positions = np.unique(data.draw(st.lists(st.integers(0, len(eu) - 1), min_size=1, max_size=20)))
     rq = index.resolve(Query(org_id=index.ids[row], region="EU", priority=priority, instrument=instrument))

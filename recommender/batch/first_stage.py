@@ -19,26 +19,25 @@ sample of the rest. Fitting on the scan itself keeps it true to whatever model a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recommender.ranking.features import (
-    CANDIDATE_FEATURES,
-    COLUMN,
+    CANDIDATE_INDICES,
     FEATURES,
-    PAIR_FEATURES,
-    QUERY_FEATURES,
+    PAIR_INDICES,
+    QUERY_INDICES,
     QueryContext,
     pair_features,
     pair_terms,
     query_context,
 )
-from recommender.ranking.index import Query, RankingIndex, ResolvedQuery
-from recommender.ranking.rankers import LearnedRanker
+from recommender.ranking.index import RankingIndex
 
-CANDIDATE_INDICES = np.array([COLUMN[f] for f in CANDIDATE_FEATURES])
-QUERY_INDICES = np.array([COLUMN[f] for f in QUERY_FEATURES])
-PAIR_INDICES = np.array([COLUMN[f] for f in PAIR_FEATURES])
+if TYPE_CHECKING:
+    from recommender.batch.pairs import ScanJob
+
 FIT_QUERIES = 16  # Korean organisations whose pairs the surrogate is fitted on, at most
 FIT_RANDOM = 2000  # random European candidates per fitted query, besides the ranker's own pool
 RIDGE = 1e-2  # ridge penalty on standardised features, per fitted row
@@ -64,30 +63,17 @@ class FirstStage:
         return self.candidate_part[positions] + query_part + pair_part
 
 
-def _map_query(index: RankingIndex, kr_row: int, priority: str, instrument: str | None, **options) -> ResolvedQuery:
-    return index.resolve(Query(org_id=index.ids[kr_row], region="EU", priority=priority, instrument=instrument,
-                               **options))
-
-
-def fit_first_stage(
-    index: RankingIndex,
-    ranker: LearnedRanker,
-    priority: str,
-    instrument: str | None,
-    kr_rows: np.ndarray,
-    eu_rows: np.ndarray,
-    options: dict,
-    seed: int = 0,
-) -> FirstStage:
-    """Fit the surrogate on exact margins of (up to ``FIT_QUERIES`` evenly spread Korean rows) x (the ranker's
-    candidate pool within ``eu_rows`` plus ``FIT_RANDOM`` random allowed European rows)."""
+def fit_first_stage(job: ScanJob, kr_rows: np.ndarray, seed: int = 0) -> FirstStage:
+    """Fit the surrogate on exact margins of (up to ``FIT_QUERIES`` evenly spread of ``kr_rows``) x (the
+    ranker's candidate pool within the job's European rows plus ``FIT_RANDOM`` random allowed ones)."""
+    index, ranker, eu_rows = job.index, job.ranker, job.eu_rows
     picked = kr_rows[np.unique(np.linspace(0, len(kr_rows) - 1, min(FIT_QUERIES, len(kr_rows))).astype(int))]
     rng = np.random.default_rng(seed)
     in_scope = np.zeros(len(index.ids), dtype=bool)
     in_scope[eu_rows] = True
     features, margins = [], []
     for kr in picked:
-        rq = _map_query(index, int(kr), priority, instrument, **options)
+        rq = index.resolve(job.query(int(kr)))
         allowed = np.flatnonzero(index.allowed(rq) & in_scope)
         if len(allowed) == 0:
             continue
@@ -116,8 +102,7 @@ def fit_first_stage(
     correlation = float(np.corrcoef(_ranks(fitted), _ranks(y))[0, 1]) if len(y) > 1 else 1.0
     # The candidate-only columns do not depend on the query (the scan's priority and instrument are fixed),
     # so one query's context computes them for every European row.
-    rq = _map_query(index, int(picked[0]), priority, instrument, **options)
-    ctx = query_context(index, rq)
+    ctx = query_context(index, index.resolve(job.query(int(picked[0]))))
     candidate_part = np.empty(n_eu)
     for start in range(0, n_eu, CANDIDATE_BLOCK):
         block = pair_features(index, ctx, eu_rows[start : start + CANDIDATE_BLOCK])[:, CANDIDATE_INDICES]

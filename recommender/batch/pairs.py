@@ -27,7 +27,7 @@ order, so every engine (and every worker count) produces bit-identical results.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -103,6 +103,18 @@ class ScanJob:
     config: ScanConfig
     first_stage: FirstStage | None = None  # None: exhaustive
     rerank: int = 0  # first-stage candidates re-ranked per Korean organisation (two-stage only)
+
+    def query(self, kr_row: int) -> Query:
+        """The query a Korean organisation's row of the map answers."""
+        return Query(
+            org_id=self.index.ids[kr_row],
+            region="EU",
+            priority=self.priority,
+            instrument=self.instrument,
+            keep_ineligible=self.keep_ineligible,
+            include_known=self.include_known,
+            kind=self.kind,
+        )
 
 
 @dataclass
@@ -182,16 +194,7 @@ def score_korean_org(job: ScanJob, kr_row: int) -> tuple[np.ndarray, np.ndarray,
     the model re-scores its best ``job.rerank``; the other pairs keep the first stage's estimate, capped at
     the lowest model score of the re-ranked ones, so no estimated pair ever outranks a re-ranked one."""
     ranker, index = job.ranker, job.index
-    query = Query(
-        org_id=index.ids[kr_row],
-        region="EU",
-        priority=job.priority,
-        instrument=job.instrument,
-        keep_ineligible=job.keep_ineligible,
-        include_known=job.include_known,
-        kind=job.kind,
-    )
-    rq = index.resolve(query)
+    rq = index.resolve(job.query(kr_row))
     positions = np.flatnonzero(index.allowed(rq)[job.eu_rows])
     scores = np.empty(len(positions))
     if len(positions) == 0:
@@ -316,17 +319,14 @@ def scan_pairs(
         raise EmptyScopeError(f"nothing to pair: {len(kr_rows)} Korean and {len(eu_rows)} European organisations")
     codes = index.graph.country_codes[eu_rows]
     uniq, eu_country = np.unique(codes, return_inverse=True)
-    first_stage, rerank = None, 0
-    if cfg.two_stage(len(kr_rows) * len(eu_rows)):
-        with progress.step("fitting the first stage", 1) as adv:
-            options = {"keep_ineligible": keep_ineligible, "include_known": include_known, "kind": kind}
-            first_stage = fit_first_stage(index, ranker, priority, instrument, kr_rows, eu_rows, options)
-            rerank = cfg.rerank_per_korean(len(kr_rows))
-            adv(1)
     job = ScanJob(
         portable_index(index), ranker, priority, instrument, keep_ineligible, include_known, kind, eu_rows,
-        eu_country.astype(np.int64), len(uniq), cfg, first_stage, rerank,
+        eu_country.astype(np.int64), len(uniq), cfg,
     )
+    if cfg.two_stage(len(kr_rows) * len(eu_rows)):
+        with progress.step("fitting the first stage", 1) as adv:
+            job = replace(job, first_stage=fit_first_stage(job, kr_rows), rerank=cfg.rerank_per_korean(len(kr_rows)))
+            adv(1)
     n_c = len(uniq)
     scan = PairScan(
         job=job,

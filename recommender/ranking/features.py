@@ -219,6 +219,8 @@ QUERY_FEATURES: tuple[str, ...] = (
 CANDIDATE_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in PAIR_FEATURES + QUERY_FEATURES)
 PAIR_COLUMN = {name: i for i, name in enumerate(PAIR_FEATURES)}
 PAIR_INDICES = np.array([COLUMN[name] for name in PAIR_FEATURES])
+QUERY_INDICES = np.array([COLUMN[name] for name in QUERY_FEATURES])
+CANDIDATE_INDICES = np.array([COLUMN[name] for name in CANDIDATE_FEATURES])
 
 
 def pair_terms(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> np.ndarray:

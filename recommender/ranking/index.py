@@ -89,7 +89,7 @@ class RankingIndex:
 
     Frozen: a changed catalogue (a live addition) is a new index, never an edit of one that readers hold.
     The fields after ``priority_thresholds`` are derived from the inputs at construction; ``cache`` holds
-    what is derived lazily (eligibility verdicts per instrument, popularity lists, a ranker's document
+    what is derived lazily (eligibility verdicts per instrument, generators' presorted lists, a ranker's document
     matrix), valid for exactly this index."""
 
     catalogue: Catalogue
@@ -455,15 +455,6 @@ class RankingIndex:
             else:
                 raise ValueError(f"unknown generator {generator!r}")
             self.cache[key] = rows[np.lexsort((rows, -score[rows]))]
-        return self.cache[key]
-
-    def popular(self, side: str, n: int) -> np.ndarray:
-        """The ``n`` most experienced organisations of a side (rows), most experienced first."""
-        key = ("popular", side, n)
-        if key not in self.cache:
-            rows = np.flatnonzero(self.side_masks[side])
-            order = np.lexsort((rows, -self.graph.projects[rows]))
-            self.cache[key] = rows[order[:n]]
         return self.cache[key]
 
     def experience_percentiles(self) -> tuple[np.ndarray, np.ndarray]:

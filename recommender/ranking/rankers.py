@@ -356,31 +356,32 @@ class LearnedRanker(RankerBase):
             return np.zeros(0)
         return 1.0 / (1.0 + np.exp(-self.raw_scores(index, rq, rows, ctx)))
 
-    def _rank(self, index: RankingIndex, rq: ResolvedQuery, k: int) -> Ranking:
+    def _ranked(self, index: RankingIndex, rq: ResolvedQuery, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``k`` best candidate rows, their scores and their feature rows: the candidates' features are
+        computed once and the trees predict once for all of them."""
         ctx = query_context(index, rq)
         rows = self.candidate_rows(index, rq, ctx)
         if len(rows) == 0:
-            return index.ids[:0], np.zeros(0)
-        best, scores = top_k(rows, self.score(index, rq, rows, ctx), k, relevance(index, rq, rows))
+            return rows, np.zeros(0), np.zeros((0, len(FEATURES)), dtype=np.float32)
+        X = pair_features(index, ctx, rows)
+        scores = 1.0 / (1.0 + np.exp(-self.heads_[self.head_for(rq)].predict(X, num_threads=1)))
+        best, best_scores = top_k(rows, scores, k, relevance(index, rq, rows))
+        return best, best_scores, X[np.searchsorted(rows, best)]
+
+    def _rank(self, index: RankingIndex, rq: ResolvedQuery, k: int) -> Ranking:
+        best, scores, _ = self._ranked(index, rq, k)
         return index.ids[best], scores
 
     def rank_explained(self, index: RankingIndex, rq: ResolvedQuery, k: int) -> tuple[np.ndarray, np.ndarray,
                                                                                        np.ndarray]:
-        """The ranking and its rows' TreeSHAP contributions: the candidates' features are computed once, the
-        trees predict once for every candidate, and TreeSHAP (some 70 times the cost of a prediction per row)
-        runs only on the ``k`` ranked rows."""
+        """The ranking and its rows' TreeSHAP contributions, from one feature pass and one prediction over the
+        candidates; TreeSHAP (some 70 times the cost of a prediction per row) runs only on the ranked rows."""
         self._check_fitted()
-        ctx = query_context(index, rq)
-        rows = self.candidate_rows(index, rq, ctx)
-        if len(rows) == 0:
-            return index.ids[:0], np.zeros(0), np.zeros((0, len(FEATURES)))
-        X = pair_features(index, ctx, rows)
-        head = self.heads_[self.head_for(rq)]
-        scores = 1.0 / (1.0 + np.exp(-head.predict(X, num_threads=1)))
-        best, best_scores = top_k(rows, scores, k, relevance(index, rq, rows))
-        shown = X[np.searchsorted(rows, best)]
-        contrib = np.asarray(head.predict(shown, pred_contrib=True, num_threads=1))[:, : len(FEATURES)]
-        return index.ids[best], best_scores, contrib
+        best, scores, shown = self._ranked(index, rq, k)
+        if len(best) == 0:
+            return index.ids[:0], scores, np.zeros((0, len(FEATURES)))
+        contrib = self.heads_[self.head_for(rq)].predict(shown, pred_contrib=True, num_threads=1)
+        return index.ids[best], scores, np.asarray(contrib)[:, : len(FEATURES)]
 
     def contributions(
         self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None
