@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import sparse
 
 from recommender.catalogue import Catalogue
+from recommender.row_scores import RowScores, neighbourhood
 
 
 @dataclass
@@ -38,27 +39,9 @@ class CollaborationGraph:
         """(n_orgs,) projects shared with ``row``."""
         return self.adjacency.getrow(row).toarray().ravel()
 
-    @property
-    def binary(self) -> sparse.csr_matrix:
-        """The adjacency with every edge weight set to 1 (built once)."""
-        if getattr(self, "_binary", None) is None:
-            binary = self.adjacency.copy().astype(np.float32)
-            binary.data[:] = 1.0
-            self._binary = binary
-        return self._binary
-
-    def neighbour_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        """(common neighbours, Adamic-Adar) of ``row`` with every organisation, from one slice."""
-        nb = self.neighbours(row)
-        n = self.adjacency.shape[0]
-        if len(nb) == 0:
-            return np.zeros(n), np.zeros(n)
-        sub = self.binary[nb]
-        cn = np.asarray(sub.sum(axis=0)).ravel().astype(np.float64)
-        aa = np.asarray(sub.T @ self.aa_weight[nb]).ravel()
-        cn[row] = 0.0
-        aa[row] = 0.0
-        return cn, aa
+    def neighbour_scores(self, row: int) -> tuple[RowScores, RowScores]:
+        """(common neighbours, Adamic-Adar) of ``row`` with the organisations two steps away."""
+        return neighbourhood(self.adjacency, self.aa_weight, row)
 
     def adamic_adar(self, row: int) -> np.ndarray:
         """(n_orgs,) Adamic-Adar index of ``row`` with every organisation."""

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from recommender.catalogue import Catalogue
+from recommender.row_scores import RowScores, neighbourhood
 
 FAMILIES: tuple[str, ...] = ("edf", "security", "he_cluster3", "he_other", "h2020_other")
 FAMILY_LABELS: dict[str, str] = {
@@ -105,20 +106,12 @@ class ProgrammeHistory:
             return None
         return self.participations[:, [FAMILIES.index(f) for f in families]].sum(axis=1)
 
-    def neighbour_scores(self, graph: str, row: int) -> tuple[np.ndarray, np.ndarray]:
-        """(common neighbours, Adamic-Adar) of ``row`` with everyone in the ``rd`` or ``defence`` graph."""
+    def neighbour_scores(self, graph: str, row: int) -> tuple[RowScores, RowScores]:
+        """(common neighbours, Adamic-Adar) of ``row`` with the organisations two steps away in the ``rd`` or
+        ``defence`` graph."""
         adjacency = self.rd_adjacency if graph == "rd" else self.defence_adjacency
         weight = self.rd_aa_weight if graph == "rd" else self.defence_aa_weight
-        n = adjacency.shape[0]
-        nb = adjacency.indices[adjacency.indptr[row] : adjacency.indptr[row + 1]]
-        if len(nb) == 0:
-            return np.zeros(n), np.zeros(n)
-        sub = adjacency[nb]
-        cn = np.asarray(sub.sum(axis=0)).ravel().astype(np.float64)
-        aa = np.asarray(sub.T @ weight[nb]).ravel()
-        cn[row] = 0.0
-        aa[row] = 0.0
-        return cn, aa
+        return neighbourhood(adjacency, weight, row)
 
 
 def _binary_adjacency(rows: np.ndarray, cols: np.ndarray, n_orgs: int, n_projects: int) -> sparse.csr_matrix:

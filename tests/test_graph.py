@@ -30,8 +30,10 @@ def tiny_graph_catalogue() -> Catalogue:
 def test_known_common_neighbours_and_adamic_adar():
     g = build_graph(tiny_graph_catalogue())
     a, b, c, d = range(4)
-    cn, aa = g.neighbour_scores(a)  # N(A) = {B, C}; N(C) = {A, B, D} (degree 3); N(B) = {A, C} (degree 2)
+    common, adamic_adar = g.neighbour_scores(a)  # N(A) = {B, C}; N(C) = {A, B, D} (degree 3); N(B) = {A, C}
+    cn, aa = common.dense(), adamic_adar.dense()
     assert cn.tolist() == [0, 1, 1, 1]  # B via C, C via B, D via C
+    assert common.rows.tolist() == [b, c, d] and common.at(np.array([d, a, b])).tolist() == [1, 0, 1]
     assert aa[d] == pytest.approx(1 / math.log(3))
     assert aa[b] == pytest.approx(1 / math.log(3)) and aa[c] == pytest.approx(1 / math.log(2))
     assert g.degree.tolist() == [2, 2, 3, 1] and g.projects.tolist() == [2, 2, 3, 1]
@@ -47,5 +49,6 @@ def test_one_slice_scores_equal_the_separate_ones():
     g = build_graph(make_world())
     for row in range(0, 34, 3):
         cn, aa = g.neighbour_scores(row)
-        np.testing.assert_allclose(cn, g.common_neighbours(row))
-        np.testing.assert_allclose(aa, g.adamic_adar(row))
+        np.testing.assert_allclose(cn.dense(), g.common_neighbours(row))
+        np.testing.assert_allclose(aa.dense(), g.adamic_adar(row))
+        assert np.all(np.diff(cn.rows) > 0) and row not in cn.rows and np.all(cn.values > 0)

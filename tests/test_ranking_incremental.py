@@ -152,7 +152,8 @@ def test_added_descriptions_are_searchable_at_once_and_replace_old_ones():
     inc, full = incremental(rows, base), rebuilt(rows)
     terms = inc.lexical.text_terms("hydroacoustic sonar arrays")
     assert len(terms) > 0
-    a, b = inc.lexical.scores(terms), full.lexical.scores(full.lexical.text_terms("hydroacoustic sonar arrays"))
+    a = inc.lexical.scores(terms).dense()
+    b = full.lexical.scores(full.lexical.text_terms("hydroacoustic sonar arrays")).dense()
     for oid in ("new-radar", "drones-eu-3"):
         assert a[inc.row(oid)] > 0 and b[full.row(oid)] > 0
     order_a = [inc.ids[r] for r in np.argsort(-a, kind="stable")[:5] if a[r] > 0]

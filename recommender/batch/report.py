@@ -328,7 +328,7 @@ def _pairings(
             rq = index.resolve(request.query_for(str(index.ids[kr_row])))
             ctx = query_context(index, rq)
             if ctx.graph is not None:
-                shared[where] = ctx.graph[0][eu[where]]
+                shared[where] = ctx.graph[0].at(eu[where])
             explained = where[where < n_explain]
             if len(explained):
                 contrib = ranker.contributions(index, rq, eu[explained], ctx)

@@ -20,6 +20,8 @@ import numpy as np
 from recommender.catalogue.kinds import KINDS
 from recommender.history import DEFENCE_FAMILIES, FAMILIES, FAMILY_LABELS
 from recommender.ranking.index import ACTIVITY_CODES, RankingIndex, ResolvedQuery
+from recommender.ranking.lexical import LexicalMatches
+from recommender.row_scores import RowScores
 
 HISTORY_FIELDS = ("participations", "coordinations", "recent", "partners")
 
@@ -147,14 +149,15 @@ LABELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class QueryContext:
-    """What every candidate of one query is compared with: the query, its graph neighbourhoods (None for
-    free text) and the lexical closeness of every organisation."""
+    """What every candidate of one query is compared with: the query, its graph neighbourhoods as (common
+    neighbours, Adamic-Adar) (None for free text) and the lexical closeness of the organisations that share
+    any of its terms, all kept for the rows that score only."""
 
     rq: ResolvedQuery
-    graph: tuple[np.ndarray, np.ndarray] | None
-    rd_graph: tuple[np.ndarray, np.ndarray] | None
-    defence_graph: tuple[np.ndarray, np.ndarray] | None
-    lexical: np.ndarray  # (n_orgs,) BM25 of each organisation's best document
+    graph: tuple[RowScores, RowScores] | None
+    rd_graph: tuple[RowScores, RowScores] | None
+    defence_graph: tuple[RowScores, RowScores] | None
+    lexical: LexicalMatches  # BM25 of each organisation's best document
 
 
 def query_context(index: RankingIndex, rq: ResolvedQuery) -> QueryContext:
@@ -232,9 +235,9 @@ def pair_terms(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> np.n
     col = PAIR_COLUMN
     if rq.has_profile:
         out[:, col["semantic_similarity"]] = np.where(index.has_profile[cand], index.vectors[cand] @ rq.vector, 0.0)
-    top = float(ctx.lexical.max()) if len(ctx.lexical) else 0.0
+    top = ctx.lexical.max()
     if top > 0:  # relative to the closest organisation of the whole index, so it never depends on the batch
-        out[:, col["lexical_similarity"]] = ctx.lexical[cand] / top
+        out[:, col["lexical_similarity"]] = ctx.lexical.at(cand) / top
     c_scores = index.scores[cand]
     q_norm = np.linalg.norm(rq.scores)
     c_norm = np.linalg.norm(c_scores, axis=1)
@@ -249,16 +252,16 @@ def pair_terms(index: RankingIndex, ctx: QueryContext, cand: np.ndarray) -> np.n
         )
         out[:, col["same_activity_type"]] = index.activity[cand] == rq.activity
     if ctx.graph is not None:
-        cn, aa = ctx.graph
-        out[:, col["common_neighbours"]] = np.log1p(cn[cand])
-        out[:, col["adamic_adar"]] = aa[cand]
-        out[:, col["two_hop_reach"]] = cn[cand] > 0
+        cn = ctx.graph[0].at(cand)
+        out[:, col["common_neighbours"]] = np.log1p(cn)
+        out[:, col["adamic_adar"]] = ctx.graph[1].at(cand)
+        out[:, col["two_hop_reach"]] = cn > 0
     if ctx.rd_graph is not None:
-        out[:, col["rd_common_neighbours"]] = np.log1p(ctx.rd_graph[0][cand])
-        out[:, col["rd_adamic_adar"]] = ctx.rd_graph[1][cand]
+        out[:, col["rd_common_neighbours"]] = np.log1p(ctx.rd_graph[0].at(cand))
+        out[:, col["rd_adamic_adar"]] = ctx.rd_graph[1].at(cand)
     if ctx.defence_graph is not None:
-        out[:, col["defence_common_neighbours"]] = np.log1p(ctx.defence_graph[0][cand])
-        out[:, col["defence_adamic_adar"]] = ctx.defence_graph[1][cand]
+        out[:, col["defence_common_neighbours"]] = np.log1p(ctx.defence_graph[0].at(cand))
+        out[:, col["defence_adamic_adar"]] = ctx.defence_graph[1].at(cand)
     if rq.country_code >= 0:
         c_codes = index.graph.country_codes[cand]
         out[:, col["same_country"]] = c_codes == rq.country_code

@@ -19,6 +19,8 @@ import bm25s
 import numpy as np
 from scipy import sparse
 
+from recommender.row_scores import DENSE_SHARE, RowScores, csr_row_ranges
+
 QUERY_TERMS = 48
 
 
@@ -104,26 +106,23 @@ class LexicalIndex:
         best = np.argsort(-weight, kind="stable")[:QUERY_TERMS]
         return np.sort(ids[best])
 
-    def scores(self, terms: np.ndarray) -> np.ndarray:
-        """(n_orgs,) BM25 of each organisation's best-matching document for the query ``terms``."""
-        n_orgs = self.owner.shape[0]
-        if len(terms) == 0 or self.n_docs == 0:
-            return np.zeros(n_orgs)
-        doc_scores = np.asarray(self.bm25.get_scores_from_ids(list(map(int, terms))), dtype=np.float64)
+    def document_scores(self, terms: np.ndarray) -> RowScores:
+        """BM25 of the documents that hold any of the query ``terms``, summed from the index's term postings
+        (bm25s's precomputed per-term document scores; Lucene BM25 has no score for absent terms) and the
+        extra documents' term scores."""
+        postings = self.bm25.scores
+        take, _ = csr_row_ranges(postings["indptr"], np.asarray(terms, dtype=np.int64))
+        dense = np.bincount(postings["indices"][take], weights=postings["data"][take], minlength=self.n_indexed)
         if self.extra is not None:
             added = np.asarray(self.extra[:, terms].sum(axis=1), dtype=np.float32).ravel().astype(np.float64)
-            doc_scores = np.concatenate([doc_scores, added])
-        # Only documents containing a query term score: each updates its owners' best (no pass over every
-        # organisation's documents).
-        matched = np.flatnonzero(doc_scores > 0)
-        best = np.zeros(n_orgs)
-        if len(matched):
-            owners = self.owners_of_documents
-            starts, ends = owners.indptr[matched], owners.indptr[matched + 1]
-            lengths = ends - starts
-            take = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-            np.maximum.at(best, owners.indices[take], np.repeat(doc_scores[matched], lengths))
-        return best
+            dense = np.concatenate([dense, added])
+        return RowScores.from_dense(dense)
+
+    def scores(self, terms: np.ndarray) -> LexicalMatches:
+        """The query ``terms``' matches: each organisation scores its best-matching own document's BM25."""
+        if len(terms) == 0 or self.n_docs == 0:
+            return LexicalMatches(self, RowScores.empty(self.n_docs))
+        return LexicalMatches(self, self.document_scores(terms))
 
     @property
     def owners_of_documents(self) -> sparse.csc_matrix:
@@ -154,3 +153,71 @@ def build_lexical_index(texts: list[str], owner: sparse.csr_matrix, first_descri
     binary.data[:] = 1.0
     avg_len = float(np.mean([len(ids) for ids in doc_terms])) if doc_terms else 1.0
     return LexicalIndex(bm25, dict(tokenized.vocab), doc_terms, idf, binary, df, avg_len, first_description)
+
+
+@dataclass(frozen=True)
+class LexicalMatches:
+    """One query's BM25 matches. An organisation scores its best-matching own document; a query's terms reach
+    a large share of organisations through the participants of shared projects, so organisation scores are
+    read on demand (for the candidates, or the best few) from the few thousand matching documents instead of
+    being spread over every organisation."""
+
+    index: LexicalIndex
+    documents: RowScores  # the documents with a positive score
+
+    def dense(self) -> np.ndarray:
+        """(n_orgs,) every organisation's score."""
+        by_document = self.index.owners_of_documents
+        best = np.zeros(self.index.owner.shape[0])
+        take, lengths = csr_row_ranges(by_document.indptr, self.documents.rows)
+        np.maximum.at(best, by_document.indices[take], np.repeat(self.documents.values, lengths))
+        return best
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        """The scores of organisation ``rows``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(self.documents) == 0 or len(rows) == 0:
+            return np.zeros(len(rows))
+        if len(rows) > DENSE_SHARE * self.index.owner.shape[0]:
+            return self.dense()[rows]
+        owner = self.index.owner
+        take, lengths = csr_row_ranges(owner.indptr, rows)
+        scores = self.documents.at(owner.indices[take])
+        best = np.zeros(len(rows))
+        owned = lengths > 0
+        if owned.any():
+            best[owned] = np.maximum.reduceat(scores, (np.cumsum(lengths) - lengths)[owned])
+        return best
+
+    def max(self) -> float:
+        """The best organisation's score: the best document that has an owner."""
+        by_document = self.index.owners_of_documents
+        owned = np.diff(by_document.indptr)[self.documents.rows] > 0
+        return float(self.documents.values[owned].max()) if owned.any() else 0.0
+
+    def best_within(self, mask: np.ndarray, k: int, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best-scoring organisations that ``mask`` allows (every one tied with the k-th too), with
+        their scores: documents are read best first, in growing blocks, until the next document cannot
+        change the set."""
+        docs = self.documents
+        by_document = self.index.owners_of_documents
+        n_docs = len(docs)
+        if n_docs == 0 or k <= 0:
+            return docs.rows[:0], docs.values[:0]
+        while True:
+            block = min(block, n_docs)
+            top = np.argpartition(-docs.values, block - 1)[:block] if block < n_docs else np.arange(n_docs)
+            top = top[np.argsort(-docs.values[top], kind="stable")]
+            take, lengths = csr_row_ranges(by_document.indptr, docs.rows[top])
+            owners = by_document.indices[take].astype(np.int64)
+            scores = np.repeat(docs.values[top], lengths)
+            allowed = mask[owners]
+            orgs, first = np.unique(owners[allowed], return_index=True)  # first seen = best document
+            best = scores[allowed][first]
+            if block == n_docs:
+                return orgs, best
+            if len(orgs) >= k:
+                kth = np.partition(best, len(best) - k)[len(best) - k]
+                if docs.values[top[-1]] < kth:  # no document left outside the block can tie or beat it
+                    return orgs, best
+            block *= 4

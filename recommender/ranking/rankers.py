@@ -70,7 +70,7 @@ class Bm25Ranker(RankerBase):
     description = "BM25 of the query's distinctive terms against each organisation's own texts"
 
     def _score(self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
-        return query_context(index, rq).lexical[rows]
+        return query_context(index, rq).lexical.at(rows)
 
 
 class AdamicAdarRanker(RankerBase):
@@ -82,7 +82,7 @@ class AdamicAdarRanker(RankerBase):
     def _score(self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray) -> np.ndarray:
         if rq.row is None or not rq.has_graph:
             return np.zeros(len(rows))
-        return index.graph.neighbour_scores(rq.row)[1][rows]
+        return index.graph.neighbour_scores(rq.row)[1].at(rows)
 
 
 class TfidfRanker(RankerBase):
@@ -181,17 +181,12 @@ def generate_candidates(
         profiled = allowed[index.has_profile[allowed]]
         near, sims = index.vector_search.shortlist(rq.vector, profiled, cfg.semantic)
         out["semantic"] = top_k(near, sims, cfg.semantic)[0]
-    lexical = ctx.lexical[allowed]
-    matched = lexical > 0
-    out["lexical"] = top_k(allowed[matched], lexical[matched], cfg.lexical)[0]
+    out["lexical"] = top_k(*ctx.lexical.best_within(mask, cfg.lexical), cfg.lexical)[0]
     if ctx.rd_graph is not None:
         aa = ctx.graph[1] if ctx.graph is not None else ctx.rd_graph[1]
-        linked = allowed[aa[allowed] > 0]
-        out["graph"] = top_k(linked, aa[linked], cfg.graph)[0]
+        out["graph"] = top_k(*aa.positive_within(mask), cfg.graph)[0]
     if ctx.defence_graph is not None:
-        aa = ctx.defence_graph[1]
-        linked = allowed[aa[allowed] > 0]
-        out["defence_graph"] = top_k(linked, aa[linked], cfg.defence_graph)[0]
+        out["defence_graph"] = top_k(*ctx.defence_graph[1].positive_within(mask), cfg.defence_graph)[0]
     # With neither a profile nor a history, experience is all there is to go on: widen that pool.
     n_popular = cfg.popular if rq.has_profile or ctx.graph is not None else cfg.popular + cfg.semantic
     out["popular"] = first_allowed(index.ranked_rows("popular"), mask, n_popular)
