@@ -163,11 +163,12 @@ class Serving:
     def model_version(self) -> str | None:
         return self.manifest.get("model_version") if self.recommender is not None else None
 
-    def with_index(self, index: RankingIndex) -> Serving:
-        """The same model over another index (fresh caches)."""
+    def with_index(self, index: RankingIndex, changed: np.ndarray) -> Serving:
+        """The same model over another index, this one's with the rows ``changed`` changed or appended (fresh
+        caches)."""
         recommender = Recommender(index, self.recommender.ranker) if self.recommender is not None else None
         return Serving(index, recommender, self.manifest, self.manifest_sha, self.loaded_at,
-                       OrganisationSearch(index), self.tagger_loader)
+                       self.search.with_index(index, changed), self.tagger_loader)
 
     def with_model(self, ranker: LearnedRanker, manifest: dict, sha: str | None) -> Serving:
         """Another model over the same index (fresh caches)."""
@@ -468,7 +469,7 @@ class Corridor:
             vectors, scores = self.describe(description_texts(rows))
             index = with_organisations(current.index, rows, vectors, scores)
             result = store_write() if store_write is not None else None
-            self._serving = current.with_index(index)
+            self._serving = current.with_index(index, np.array([index.row_of[str(r["id"])] for r in rows]))
             return result
 
     # -- health and access ------------------------------------------------------------------------------

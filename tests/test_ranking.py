@@ -142,3 +142,20 @@ def test_evaluation_tasks_ask_only_for_new_partners_of_the_right_sides(world):
             items = task.truth.loc[task.truth["query_id"] == q.query_id, "item_id"]
             assert not set(items) & q.exclude  # past partners are never counted as new ones
             assert all(index.side_masks["EU"][index.row_of[i]] for i in items)
+
+
+def test_recommendation_dicts_are_the_dataclass_fields_as_plain_data(trained):
+    from dataclasses import asdict
+
+    from recommender.ranking.service import Recommender
+
+    rec = Recommender(trained[2], trained[0])
+    recs = rec.recommend(Query(org_id="drones-eu-0", region="ANY", instrument="edf-research", priority="drones",
+                               keep_ineligible=True, include_known=True), k=15)
+    assert any(r.joint_projects for r in recs) and any(r.eligibility for r in recs)
+    assert any(r.priority_evidence and r.priority_evidence["projects"] for r in recs)
+    for r in recs:
+        plain = r.to_dict()
+        assert plain == asdict(r)
+        plain["relevant_projects"].append({})  # a copy: the recommendation itself is not changed
+        assert plain["relevant_projects"] != r.relevant_projects

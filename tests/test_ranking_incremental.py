@@ -165,3 +165,21 @@ def test_added_descriptions_are_searchable_at_once_and_replace_old_ones():
                                         inc.lexical.owner.indptr[inc.row("drones-eu-3") + 1]]
         assert (own >= inc.lexical.first_description).sum() == 1
     assert inc.lexical.bm25 is base.lexical.bm25  # nothing re-indexed
+
+
+def test_name_search_over_an_added_row_equals_a_fresh_one():
+    from recommender.ranking.pairings import OrganisationSearch
+
+    base = make_index()
+    rows = [org(id="new-sonar", name="Hanbit Sonar Works", short_name="HSW", country="KR"),
+            org(id="drones-eu-3", name="Renamed Drone Makers", country="FR", description="Quadcopters.")]
+    inc = incremental(rows, base)
+    changed = np.array([inc.row(r["id"]) for r in rows])
+    patched, fresh = OrganisationSearch(base).with_index(inc, changed), OrganisationSearch(inc)
+    for name in ("named", "haystack", "region", "name_rank"):
+        np.testing.assert_array_equal(getattr(patched, name), getattr(fresh, name), err_msg=name)
+    assert patched.names_folded == fresh.names_folded and patched.short_folded == fresh.short_folded
+    for text in ("hanbit sonar", "HSW", "renamed drone", "quadcopters", "drones org 3"):
+        a, b = patched.search(text=text), fresh.search(text=text)
+        assert (a.total, a.rows.tolist()) == (b.total, b.rows.tolist()), text
+    assert patched.search(text="hanbit").rows.tolist() == [inc.row("new-sonar")]

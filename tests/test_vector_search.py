@@ -29,8 +29,19 @@ def test_small_catalogues_are_searched_exactly():
     assert search.exact
     rows = np.arange(0, 500, 2)
     near, sims = search.shortlist(vectors[3], rows, 10)
-    np.testing.assert_array_equal(near, rows)
+    assert len(near) == 10 and set(near.tolist()) <= set(rows.tolist())
     np.testing.assert_array_equal(top_k(near, sims, 10)[0], exact_top(vectors, vectors[3], rows, 10))
+
+
+def test_exact_search_keeps_every_row_tied_with_the_kth():
+    rng = np.random.default_rng(1)
+    vectors = unit_rows(rng, 50, 16)
+    vectors[20:30] = vectors[7]  # ten copies of one profile
+    search = build_vector_search(vectors, exact_limit=1000)
+    rows = np.arange(8, 50)  # row 7 itself left out: its copies are the best, all tied
+    near, sims = search.shortlist(vectors[7], rows, 4)
+    assert set(range(20, 30)) <= set(near.tolist())
+    np.testing.assert_array_equal(top_k(near, sims, 4)[0], exact_top(vectors, vectors[7], rows, 4))
 
 
 def clustered_rows(rng: np.random.Generator, n: int, d: int, centres: int = 40) -> np.ndarray:

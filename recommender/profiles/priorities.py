@@ -90,6 +90,7 @@ class PriorityTagger(BaseEstimator):
         return sparse.hstack([self.vectorizer_.transform(texts), sparse.csr_matrix(dense)]).tocsr()
 
     def fit(self, X: np.ndarray, Y: np.ndarray, texts: Sequence[str]) -> PriorityTagger:
+        self.__dict__.pop("_vocabulary_words", None)
         X = np.asarray(X, dtype=np.float32)
         Y = np.asarray(Y, dtype=bool)
         if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y):
@@ -141,11 +142,19 @@ class PriorityTagger(BaseEstimator):
     def predict(self, X: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         return self.predict_proba(X, texts) >= self.thresholds_
 
+    def _vocabulary(self) -> np.ndarray:
+        """The vectorizer's words by column (sklearn rebuilds this array on every call: kept once read)."""
+        words = self.__dict__.get("_vocabulary_words")
+        if words is None:
+            words = self.vectorizer_.get_feature_names_out()
+            self.__dict__["_vocabulary_words"] = words
+        return words
+
     def learned_terms(self, texts: Sequence[str], top: int = 5) -> list[list[list[str]]]:
         """Per text and priority, the words whose learned weight pushed the score up most (evidence)."""
         check_is_fitted(self, "models_")
         tfidf = self.vectorizer_.transform(texts).tocsr()
-        vocab = self.vectorizer_.get_feature_names_out()
+        vocab = self._vocabulary()
         n_words = len(vocab)
         # (P, words) learned weights; a priority without a model pushes nothing.
         coef = np.stack([np.zeros(n_words) if m is None else m.coef_[0, :n_words] for m in self.models_])

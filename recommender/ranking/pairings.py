@@ -115,18 +115,58 @@ class OrganisationSearch:
 
     def __init__(self, index: RankingIndex) -> None:
         self.index = index
-        orgs = index.catalogue.organisations
-        self.named = orgs["name"].notna().to_numpy()
+        self.named, self.haystack, self.region, self.names_folded, self.short_folded = self._columns(
+            index.catalogue.organisations)
+        self._name_rank: np.ndarray | None = None
+
+    @staticmethod
+    def _columns(orgs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]:
+        """Per organisation: named or not, lower-cased name + short name + description, region, and the
+        folded name and short name the fuzzy match compares."""
+        named = orgs["name"].notna().to_numpy()
         text = (
             orgs["name"].fillna("") + "\n" + orgs["short_name"].fillna("") + "\n" + orgs["description"].fillna("")
         )
-        self.haystack = text.str.lower().astype(object)
-        self.region = orgs["region"].fillna("OTHER").to_numpy(dtype=object)
-        by_name = np.lexsort((np.arange(len(orgs)), orgs["name"].fillna("").str.lower().to_numpy(dtype=str)))
-        self.name_rank = np.empty(len(orgs), dtype=np.int64)
-        self.name_rank[by_name] = np.arange(len(orgs))
-        self.names_folded = [fuzz_utils.default_process(n) for n in orgs["name"].fillna("")]
-        self.short_folded = [fuzz_utils.default_process(n) for n in orgs["short_name"].fillna("")]
+        haystack = text.str.lower().to_numpy(dtype=object)
+        region = orgs["region"].fillna("OTHER").to_numpy(dtype=object)
+        names_folded = [fuzz_utils.default_process(n) for n in orgs["name"].fillna("")]
+        short_folded = [fuzz_utils.default_process(n) for n in orgs["short_name"].fillna("")]
+        return named, haystack, region, names_folded, short_folded
+
+    def with_index(self, index: RankingIndex, rows: np.ndarray) -> OrganisationSearch:
+        """The search over ``index``, which is this one's index with ``rows`` changed or appended: only those
+        rows are read again (a live addition must not lower-case and fold every name again)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        n = len(index.ids)
+        named, haystack, region, names, shorts = self._columns(index.catalogue.organisations.iloc[rows])
+
+        def patched(old: np.ndarray, fill: object, values: np.ndarray) -> np.ndarray:
+            out = np.concatenate([old, np.full(n - len(old), fill, dtype=old.dtype)])
+            out[rows] = values
+            return out
+
+        new = object.__new__(OrganisationSearch)
+        new.index = index
+        new.named = patched(self.named, False, named)
+        new.haystack = patched(self.haystack, "", haystack)
+        new.region = patched(self.region, "OTHER", region)
+        new.names_folded = self.names_folded + [""] * (n - len(self.names_folded))
+        new.short_folded = self.short_folded + [""] * (n - len(self.short_folded))
+        for row, name, short in zip(rows.tolist(), names, shorts, strict=True):
+            new.names_folded[row], new.short_folded[row] = name, short
+        new._name_rank = None
+        return new
+
+    @property
+    def name_rank(self) -> np.ndarray:
+        """Each row's place in name order (lower-cased name, then row): built on first use."""
+        if self._name_rank is None:
+            orgs = self.index.catalogue.organisations
+            by_name = np.lexsort((np.arange(len(orgs)), orgs["name"].fillna("").str.lower().to_numpy(dtype=str)))
+            rank = np.empty(len(orgs), dtype=np.int64)
+            rank[by_name] = np.arange(len(orgs))
+            self._name_rank = rank
+        return self._name_rank
 
     def relevance(self, text: str) -> np.ndarray:
         """How well each organisation's name answers ``text``, 0-110, tolerant of case, punctuation, typos

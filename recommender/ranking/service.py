@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
 import numpy as np
@@ -47,11 +47,28 @@ class Recommendation:
     priority_evidence: dict | None = None  # with a priority: the candidate's own projects in it, declared or not
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as plain data (what ``dataclasses.asdict`` gives, built directly: asdict deep-copies
+        every value and cost more than the ranking's feature pass)."""
+        out = {name: getattr(self, name) for name in _RECOMMENDATION_FIELDS}
+        out["contributions"] = [{"feature": c.feature, "label": c.label, "value": c.value} for c in self.contributions]
+        for name in ("relevant_projects", "shared_partners", "joint_projects"):
+            out[name] = [dict(item) for item in out[name]]
+        if self.eligibility is not None:
+            e = self.eligibility
+            out["eligibility"] = {"instrument": e.instrument, "verdict": e.verdict, "reasons": list(e.reasons),
+                                  "citations": list(e.citations)}
+        if self.priority_evidence is not None:
+            evidence = dict(self.priority_evidence)
+            evidence["projects"] = [dict(item) for item in evidence.get("projects", [])]
+            out["priority_evidence"] = evidence
+        return out
 
     @property
     def eligibility_label(self) -> str:
         return self.eligibility.verdict if self.eligibility else ""
+
+
+_RECOMMENDATION_FIELDS = tuple(f.name for f in fields(Recommendation))
 
 
 class Recommender:

@@ -43,12 +43,17 @@ class VectorSearch:
 
     def shortlist(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of ``rows`` (ascending) that may be among the ``k`` most similar to ``query``, with their exact
-        similarities: every row when exact, else the graph's ``k`` best allowed rows and the allowed rows
-        outside the graph."""
+        similarities: when exact, the ``k`` best rows and every row tied with the k-th; else the graph's ``k``
+        best allowed rows and the allowed rows outside the graph."""
         if len(rows) == 0 or k <= 0:
             return rows[:0], np.zeros(0)
         if self.graph is None:
-            return rows, (self.vectors @ query)[rows].astype(np.float64)
+            sims = (self.vectors @ query.astype(self.vectors.dtype, copy=False))[rows]
+            if len(rows) > k:  # the k best, and every row tied with the k-th
+                kth = np.partition(sims, len(sims) - k)[len(sims) - k]
+                keep = np.flatnonzero(sims >= kth)
+                rows, sims = rows[keep], sims[keep]
+            return rows, sims.astype(np.float64)
         import faiss
 
         allowed = np.zeros(self.indexed, dtype=bool)
