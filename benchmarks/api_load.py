@@ -7,9 +7,12 @@
    port with its own state directory and database; an async httpx client sends the same queries to
    GET /v1/organisations/{id}/partners, first one at a time (API latency vs in-process latency), then with
    C requests in flight (throughput, p50 / p99 under load). Every response must be 200 with k results.
+3. Live additions: POST /v1/organisations of --additions new organisations one at a time (a write key),
+   each with its own description; p50 / p99 of the request, against encoding one such description in
+   process (the anchor: the part of an addition the target leaves out). Every response must be 201.
 
 Usage: python benchmarks/api_load.py [--requests 1000] [--concurrency 16] [--workers 1] [--k 10] [--queries 200]
-       [--data-dir DIR] [--model-dir DIR] [--state-dir DIR] [--json out.json]
+       [--additions 20] [--data-dir DIR] [--model-dir DIR] [--state-dir DIR] [--json out.json]
 Needs a trained model (`corridor train`); exits with status 2 and a message if there is none.
 """
 
@@ -145,6 +148,40 @@ async def run_load(base: str, headers: dict, queries: list[dict], k: int, total:
     return latencies, errors, wall
 
 
+def new_organisation(i: int, tag: str) -> dict:
+    """A new organisation with its own description (the encoder caches by text: each must be encoded)."""
+    return {"id": f"bench-{tag}-{i}", "name": f"Benchmark Unmanned Systems {tag} {i}", "country": "KR",
+            "activity_type": "PRC", "description": f"Maker of small unmanned aerial vehicles, model {tag}-{i}, for "
+            f"maritime reconnaissance and loitering munitions; {i * 7 + 3} engineers in sensing and autonomy."}
+
+
+def encode_one_at_a_time(corridor, n: int) -> list[float]:
+    """Seconds to encode one new description (text and priority scores), as an addition does, ``n`` times."""
+    from recommender.ranking.incremental import description_texts
+
+    times = []
+    for i in range(n):
+        texts = description_texts([new_organisation(i, "inproc")])
+        start = time.perf_counter()
+        corridor.describe(texts)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def run_additions(base: str, headers: dict, n: int) -> tuple[list[float], list[str]]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        for i in range(n):
+            start = time.perf_counter()
+            response = await client.post("/v1/organisations", json=new_organisation(i, "api"))
+            if response.status_code != 201:
+                errors.append(f"POST {response.status_code}: {response.text[:200]}")
+            else:
+                latencies.append(time.perf_counter() - start)
+    return latencies, errors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="requests in the concurrent phase")
@@ -152,6 +189,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (corridor serve --workers)")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--queries", type=int, default=200, help="distinct organisations queried")
+    parser.add_argument("--additions", type=int, default=20, help="organisations added through the API, one by one")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: the shipped data/")
     parser.add_argument("--model-dir", type=Path, default=None, help="default: <data-dir>/models/ranker")
     parser.add_argument("--state-dir", type=Path, default=None,
@@ -187,12 +225,14 @@ def main() -> None:
     print(f"in-process workspace ready in {time.perf_counter() - t0:.1f} s ({len(index.ids):,} organisations)")
     queries = queries_for(index, args.queries)
     baseline = in_process(recommender, queries, args.k)
+    encodings = encode_one_at_a_time(corridor, args.additions)
     model_version = json.loads((model_dir / "manifest.json").read_text()).get("model_version")
     corridor.close()
     del corridor, recommender, index
 
     store = Store(settings.database_url)
     _, secret = store.create_key("read", "api_load benchmark")
+    _, write_secret = store.create_key("write", "api_load benchmark additions")
     store.close()
     env = {**os.environ, "CORRIDOR_DATA_DIR": str(data_dir), "CORRIDOR_STATE_DIR": str(state_dir),
            "CORRIDOR_RANKER_DIR": str(model_dir), "CORRIDOR_DATABASE_URL": settings.database_url,
@@ -209,6 +249,7 @@ def main() -> None:
             run_load(base, headers, queries, args.k, args.requests, args.concurrency)
         )
         worker_rss = server_rss(server.pid)
+        additions, add_errors = asyncio.run(run_additions(base, {"X-API-Key": write_secret}, args.additions))
     finally:
         server.terminate()
         try:
@@ -218,7 +259,7 @@ def main() -> None:
         if temporary:
             shutil.rmtree(state_dir, ignore_errors=True)
 
-    errors = seq_errors + load_errors
+    errors = seq_errors + load_errors + add_errors
     result = {
         "organisations": len(queries),
         "model_version": model_version,
@@ -235,6 +276,8 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "server_workers": args.workers,
         "rss_mib_per_serving_process": worker_rss,
+        "additions": summary(additions) if additions else None,
+        "encode_one_description": summary(encodings) if encodings else None,
     }
     print(f"in-process recommend (k={args.k}, explained): p50 {result['in_process']['p50_ms']:.1f} ms, "
           f"p99 {result['in_process']['p99_ms']:.1f} ms over {len(baseline)} queries")
@@ -248,6 +291,11 @@ def main() -> None:
           f"p99 {result['ratio_api_p99_to_in_process_p99']}")
     print(f"server: {args.workers} worker(s), RSS per serving process after the load: "
           f"{', '.join(f'{m:,.0f} MiB' for m in worker_rss)}")
+    if additions:
+        print(f"POST /v1/organisations, one at a time ({len(additions)}): p50 {result['additions']['p50_ms']:.1f} ms, "
+              f"p99 {result['additions']['p99_ms']:.1f} ms; anchor, encoding one description in process: p50 "
+              f"{result['encode_one_description']['p50_ms']:.1f} ms; p50 without it "
+              f"{result['additions']['p50_ms'] - result['encode_one_description']['p50_ms']:.1f} ms (target 300 ms)")
     print(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,122 @@
+"""Benchmark: tree inference of the shipped ranker, per million rows and per query, against LightGBM's own
+predict (the anchor: what serving runs) measured in the same run.
+
+Rows are real: the feature rows of the candidates of organisation queries on the default catalogue (about
+700-800 per query), for the org head. Figures:
+
+1. LightGBM ``Booster.predict`` on one thread: per million rows (one large batch) and per query (one call per
+   query's candidates, as serving makes it). The anchor.
+2. LightGBM TreeSHAP (``pred_contrib``) per row: what an explanation costs, run on the shown rows only.
+3. ONNX Runtime on one thread, when ``onnxruntime`` and ``onnxmltools`` are installed (they are not project
+   dependencies): the same heads converted to ONNX, the same figures, the largest margin difference from
+   LightGBM, and how many queries keep exactly the same top 20.
+
+Usage: python benchmarks/tree_inference.py [--queries 60] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from recommender.ranking.features import FEATURES, pair_features, query_context
+from recommender.ranking.index import Query
+from recommender.service import open_corridor
+from recommender.settings import Settings
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def query_rows(recommender, n_queries: int, rng: np.random.Generator) -> list[np.ndarray]:
+    index, ranker = recommender.index, recommender.ranker
+    kr = index.ids[index.side_masks["KR"] & index.has_profile]
+    eu = index.ids[index.side_masks["EU"] & index.has_profile & (index.graph.degree > 0)]
+    picks = [Query(org_id=o, region="EU") for o in rng.choice(kr, n_queries // 2, replace=False)]
+    picks += [Query(org_id=o, region="ANY") for o in rng.choice(eu, n_queries - len(picks), replace=False)]
+    out = []
+    for q in picks:
+        rq = index.resolve(q)
+        ctx = query_context(index, rq)
+        out.append(np.ascontiguousarray(pair_features(index, ctx, ranker.candidate_rows(index, rq, ctx))))
+    return out
+
+
+def per_query_ms(predict, rows: list[np.ndarray], repeats: int) -> float:
+    return statistics.median(median_seconds(lambda X=X: predict(X), repeats) for X in rows) * 1000
+
+
+def top20(scores: np.ndarray) -> list[int]:
+    return np.lexsort((np.arange(len(scores)), -scores))[:20].tolist()
+
+
+def onnx_predictor(booster):
+    """An ONNX Runtime session of ``booster`` on one thread, or None when the packages are missing."""
+    try:
+        import onnxmltools
+        import onnxruntime as ort
+        from onnxmltools.convert.common.data_types import FloatTensorType
+    except ImportError:
+        return None, None
+    start = time.perf_counter()
+    model = onnxmltools.convert_lightgbm(booster, initial_types=[("X", FloatTensorType([None, len(FEATURES)]))],
+                                         target_opset=15, zipmap=False)
+    converted = time.perf_counter() - start
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return (lambda X: session.run(None, {name: X})[0].ravel()), converted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    recommender = open_corridor(Settings()).recommender()
+    booster = recommender.ranker.heads_["org"]
+    rows = query_rows(recommender, args.queries, np.random.default_rng(0))
+    batch = np.ascontiguousarray(np.concatenate(rows * max(1, 200_000 // sum(len(X) for X in rows))))
+    print(f"org head: {booster.num_trees()} trees; {len(rows)} queries, median "
+          f"{int(np.median([len(X) for X in rows]))} candidate rows each; batch of {len(batch):,} rows")
+
+    def lightgbm(X: np.ndarray) -> np.ndarray:
+        return booster.predict(X, num_threads=1)
+
+    anchor_million = median_seconds(lambda: lightgbm(batch), args.repeats) / len(batch) * 1e6
+    anchor_query = per_query_ms(lightgbm, rows, args.repeats)
+    print(f"anchor: LightGBM predict, 1 thread      : {anchor_million:6.2f} s per million rows, "
+          f"{anchor_query:6.2f} ms per query")
+    shown = rows[0][:20]
+    contrib = median_seconds(lambda: booster.predict(shown, pred_contrib=True, num_threads=1), args.repeats)
+    print(f"LightGBM TreeSHAP (pred_contrib), 1 thread: {contrib / len(shown) * 1e3:6.3f} ms per row "
+          f"({contrib / len(shown) / (anchor_million / 1e6):.0f}x a prediction), "
+          f"{contrib * 1e3:.2f} ms for 20 shown rows")
+
+    onnx, converted = onnx_predictor(booster)
+    if onnx is None:
+        print("ONNX Runtime: not measured (pip install onnxruntime onnxmltools to compare)")
+        return
+    onnx_million = median_seconds(lambda: onnx(batch), args.repeats) / len(batch) * 1e6
+    onnx_query = per_query_ms(onnx, rows, args.repeats)
+    diffs = [float(np.abs(lightgbm(X) - onnx(X)).max()) for X in rows]
+    same = sum(top20(lightgbm(X)) == top20(onnx(X)) for X in rows)
+    print(f"ONNX Runtime, 1 thread (converted in {converted:.2f} s): {onnx_million:6.2f} s per million rows "
+          f"(ratio to anchor {anchor_million / onnx_million:.2f}x), {onnx_query:6.2f} ms per query "
+          f"({anchor_query / onnx_query:.2f}x)")
+    print(f"ONNX Runtime vs LightGBM: largest margin difference {max(diffs):.2e}; same top 20 in {same} of "
+          f"{len(rows)} queries")
+
+
+if __name__ == "__main__":
+    main()
