@@ -39,9 +39,22 @@ class CollaborationGraph:
         """(n_orgs,) projects shared with ``row``."""
         return self.adjacency.getrow(row).toarray().ravel()
 
+    @property
+    def binary(self) -> sparse.csr_matrix:
+        """The adjacency with every edge weight 1 (its index arrays shared; built once)."""
+        binary = self.__dict__.get("_binary")
+        if binary is None:
+            a = self.adjacency
+            binary = sparse.csr_matrix((np.ones(a.nnz, dtype=np.float32), a.indices, a.indptr), shape=a.shape)
+            self.__dict__["_binary"] = binary
+        return binary
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_binary"}  # rebuilt on use, never saved
+
     def neighbour_scores(self, row: int) -> tuple[RowScores, RowScores]:
         """(common neighbours, Adamic-Adar) of ``row`` with the organisations two steps away."""
-        return neighbourhood(self.adjacency, self.aa_weight, row)
+        return neighbourhood(self.binary, self.aa_weight, row)
 
     def adamic_adar(self, row: int) -> np.ndarray:
         """(n_orgs,) Adamic-Adar index of ``row`` with every organisation."""

@@ -1,9 +1,10 @@
-"""Scores that only a few organisations have: a query's graph neighbourhood, its lexical matches.
+"""Scores that only some rows have: a query's graph neighbourhood, the documents that hold its terms.
 
-A query meets a few thousand organisations at most through its past partners or its distinctive terms, out of
-every organisation in the catalogue. Keeping those scores as a dense array of every organisation makes each
-query cost O(catalogue) in allocation, gathers and masks; :class:`RowScores` keeps only the rows that score,
-so a query's work follows its neighbourhood, and looking up a few hundred candidates is a binary search.
+A query reaches a small part of the catalogue through its past partners (two steps in the graph) or through
+its distinctive terms (the documents that hold them). Keeping such scores as a dense array over every
+organisation makes each query cost O(catalogue) in allocation, gathers and masks; :class:`RowScores` keeps
+only the rows that score, so a query's work follows its neighbourhood, and looking up a few hundred
+candidates is a binary search.
 """
 
 from __future__ import annotations
@@ -73,24 +74,21 @@ def csr_row_ranges(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np
 
 def neighbourhood(adjacency: sparse.csr_matrix, aa_weight: np.ndarray, row: int) -> tuple[RowScores, RowScores]:
     """(common neighbours, Adamic-Adar) of ``row`` with every organisation two steps away in the graph of
-    ``adjacency`` (one stored entry per edge), ``row`` itself left out."""
+    ``adjacency`` (binary: every stored entry 1), ``row`` itself left out."""
     n_rows = adjacency.shape[0]
     nb = adjacency.indices[adjacency.indptr[row] : adjacency.indptr[row + 1]]
     if len(nb) == 0:
         return RowScores.empty(n_rows), RowScores.empty(n_rows)
     two_steps = adjacency[nb]
-    reached = two_steps.indices
-    weights = np.repeat(aa_weight[nb], np.diff(two_steps.indptr))
-    if len(reached) > DENSE_SHARE * n_rows:  # a hub's neighbourhood: count into dense arrays
-        common = np.bincount(reached, minlength=n_rows)
-        common[row] = 0
-        rows = np.flatnonzero(common)
-        adamic_adar = np.bincount(reached, weights=weights, minlength=n_rows)[rows]
-        return (RowScores(rows, common[rows].astype(np.float64), n_rows),
-                RowScores(rows, adamic_adar, n_rows))
-    rows, inverse = np.unique(reached, return_inverse=True)
+    if two_steps.nnz > DENSE_SHARE * n_rows:  # a hub's neighbourhood: both sums in one sparse product
+        sums = two_steps.T @ np.stack([np.ones(len(nb)), aa_weight[nb]], axis=1)
+        sums[row] = 0.0
+        rows = np.flatnonzero(sums[:, 0])
+        return RowScores(rows, sums[rows, 0], n_rows), RowScores(rows, sums[rows, 1], n_rows)
+    rows, inverse = np.unique(two_steps.indices, return_inverse=True)
     common = np.bincount(inverse, minlength=len(rows)).astype(np.float64)
-    adamic_adar = np.bincount(inverse, weights=weights, minlength=len(rows))
+    adamic_adar = np.bincount(inverse, weights=np.repeat(aa_weight[nb], np.diff(two_steps.indptr)),
+                              minlength=len(rows))
     keep = rows != row
     return (RowScores(rows[keep].astype(np.int64), common[keep], n_rows),
             RowScores(rows[keep].astype(np.int64), adamic_adar[keep], n_rows))
