@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,3 +115,57 @@ def test_shortlist_returns_allowed_rows_with_exact_similarities(seed, k, keep):
     assert set(near.tolist()) <= set(rows.tolist())
     assert len(near) == min(len(rows), k)
     np.testing.assert_allclose(sims, vectors[near] @ query, rtol=1e-5, atol=1e-6)
+
+
+def half_precision_search(vectors: np.ndarray):
+    """An exact search that shortlists in half precision from the first allowed row on."""
+    return dataclasses.replace(build_vector_search(vectors, exact_limit=10**9), half_min_rows=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 60), keep=st.floats(0.1, 1.0),
+       copies=st.integers(0, 30))
+def test_the_half_precision_shortlist_gives_the_exact_top_k_and_its_ties(seed, k, keep, copies):
+    rng = np.random.default_rng(seed)
+    vectors = clustered_rows(rng, 3000, 32, centres=8)
+    vectors[100 : 100 + copies] = vectors[99]  # ties at any place of the ranking
+    search = half_precision_search(vectors)
+    rows = np.flatnonzero(rng.random(3000) < keep)
+    query = vectors[int(rng.integers(0, 3000))]
+    near, sims = search.shortlist(query, rows, k)
+    exact = (vectors[rows].astype(np.float64) @ query.astype(np.float64))
+    kth = np.sort(exact)[::-1][min(k, len(rows)) - 1]
+    slack = 1e-6  # float32 products summed in another order differ in the last bits
+    assert set(rows[exact > kth + slack].tolist()) <= set(near.tolist()) <= set(rows[exact >= kth - slack].tolist())
+    np.testing.assert_allclose(sims, vectors[near].astype(np.float64) @ query.astype(np.float64), atol=slack)
+    assert len(near) >= min(k, len(rows))
+
+
+def test_the_half_precision_shortlist_scans_exactly_when_it_cannot_prove_the_order():
+    rng = np.random.default_rng(4)
+    vectors = clustered_rows(rng, 1000, 16)
+    vectors[:600] = vectors[0]  # 600 rows tie: no shortlist of 2k + 64 can hold every row tied with the k-th
+    search = half_precision_search(vectors)
+    assert search._half_shortlist(vectors[0], np.arange(1000), 10) is None
+    near, _ = search.shortlist(vectors[0], np.arange(1000), 10)
+    assert near.tolist() == list(range(600))
+    assert search._half_shortlist(vectors[700], np.arange(600, 1000), 10) is not None
+
+
+def test_rows_changed_after_the_half_precision_index_are_scanned_exactly():
+    rng = np.random.default_rng(5)
+    vectors = clustered_rows(rng, 2000, 32)
+    search = half_precision_search(vectors)
+    query = vectors[7]
+    search.shortlist(query, np.arange(2000), 5)  # builds the half-precision index
+    grown = np.vstack([vectors, query[None, :]])
+    grown[11] = query
+    later = search.with_vectors(grown, np.array([11]))
+    assert later._half()[1] == 2000 and later.outside.tolist() == [11, 2000]
+    near, sims = later.shortlist(query, np.arange(len(grown)), 3)
+    assert near.tolist() == [7, 11, 2000]
+    near, _ = later.shortlist(query, np.arange(12, 2000), 3)  # the changed row and the new one not allowed
+    assert not {7, 11, 2000} & set(near.tolist())
+    import pickle
+
+    assert "_half_index" not in pickle.loads(pickle.dumps(later)).__dict__  # rebuilt on use, never saved

@@ -2,7 +2,11 @@
 
 An exact scan of every profile vector reads the whole matrix per query (384 float32 per organisation:
 77 MB at 50,000 organisations, 307 MB at 200,000), which is memory-bound and grows linearly with the
-catalogue. Up to ``exact_limit`` organisations (the shipped catalogue has about 50,000) the scan is exact.
+catalogue. Up to ``exact_limit`` organisations (the shipped catalogue has about 50,000) the search is exact.
+Over many allowed rows it first scans a half-precision copy (half the memory read; a faiss flat index, built
+once per process): every row whose half-precision score is within twice the largest rounding error of the
+k-th is re-scored exactly, which provably holds the exact top k and its ties; when the shortlist cannot
+prove it (many rows tied at the k-th), the full scan runs.
 Above it, a faiss HNSW graph over the vectors (inner product) finds the candidates among the allowed rows
 (a bitmap filter, so the side, kind and priority filters apply inside the search), searching ``ef_search``
 entries deep; the returned similarities are always recomputed exactly from the vectors, so only the
@@ -23,6 +27,8 @@ import numpy as np
 DEFAULT_EXACT_LIMIT = 100_000
 HNSW_LINKS = 32  # neighbours per node
 HNSW_EF_CONSTRUCTION = 80
+HALF_MIN_ROWS = 5_000
+HALF_SLACK = 1e-4  # float32 summation error of a 384-dimensional inner product, with room to spare
 DEFAULT_EF_SEARCH = 800  # recall of the top 300 about 0.995 at 200,000 (benchmarks/ranking_latency.py)
 
 
@@ -36,6 +42,7 @@ class VectorSearch:
     indexed: int = 0
     outside: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # rows not in the graph
     ef_search: int = DEFAULT_EF_SEARCH
+    half_min_rows: int = HALF_MIN_ROWS  # exact search over more allowed rows than this shortlists in half precision
 
     @property
     def exact(self) -> bool:
@@ -48,12 +55,7 @@ class VectorSearch:
         if len(rows) == 0 or k <= 0:
             return rows[:0], np.zeros(0)
         if self.graph is None:
-            sims = (self.vectors @ query.astype(self.vectors.dtype, copy=False))[rows]
-            if len(rows) > k:  # the k best, and every row tied with the k-th
-                kth = np.partition(sims, len(sims) - k)[len(sims) - k]
-                keep = np.flatnonzero(sims >= kth)
-                rows, sims = rows[keep], sims[keep]
-            return rows, sims.astype(np.float64)
+            return self._exact(query, rows, k)
         import faiss
 
         allowed = np.zeros(self.indexed, dtype=bool)
@@ -69,17 +71,88 @@ class VectorSearch:
             near = np.union1d(near, self.outside[np.isin(self.outside, rows)])
         return near, (self.vectors[near] @ query).astype(np.float64)
 
+    def _exact(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` rows of ``rows`` most similar to ``query`` and every row tied with the k-th, exactly. On
+        large catalogues a half-precision scan (half the memory read) shortlists first: every row within
+        twice the half-precision error bound of its k-th score is re-scored exactly, so the result is the
+        exact one; when the shortlist cannot prove that, the full scan runs."""
+        q = query.astype(self.vectors.dtype, copy=False)
+        near = self._half_shortlist(query, rows, k) if len(rows) > max(self.half_min_rows, 4 * k) else None
+        if near is not None:
+            rows, sims = near, self.vectors[near] @ q
+        elif 8 * len(rows) < len(self.vectors):  # a few rows: read only those
+            sims = self.vectors[rows] @ q
+        else:
+            sims = (self.vectors @ q)[rows]
+        if len(rows) > k:  # the k best, and every row tied with the k-th
+            kth = np.partition(sims, len(sims) - k)[len(sims) - k]
+            keep = np.flatnonzero(sims >= kth)
+            rows, sims = rows[keep], sims[keep]
+        return rows, sims.astype(np.float64)
+
+    def _half_shortlist(self, query: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray | None:
+        """Rows (ascending) that hold the exact top ``k`` of ``rows``, from the half-precision scan, or None."""
+        import faiss
+
+        half, covered, bound = self._half()
+        inside = rows[rows < covered]
+        if len(self.outside):
+            inside = inside[~np.isin(inside, self.outside)]
+        if len(inside) <= 2 * k:
+            return None
+        allowed = np.zeros(covered, dtype=bool)
+        allowed[inside] = True
+        bitmap = np.packbits(allowed, bitorder="little")
+        params = faiss.SearchParameters(  # type: ignore[call-arg]
+            sel=faiss.IDSelectorBitmap(covered, faiss.swig_ptr(bitmap)))
+        depth = 2 * k + 64
+        q = np.ascontiguousarray(query[None, :], dtype=np.float32)
+        scores, found = half.search(q, depth, params=params)
+        scores, found = scores[0], found[0]
+        # |half . q - exact . q| <= bound * |q| per row (plus float32 summation slack): a row of the exact top k
+        # scores at least the k-th half-precision score minus twice that.
+        margin = 2 * bound * float(np.linalg.norm(query)) + HALF_SLACK
+        if found[-1] >= 0 and scores[-1] >= scores[k - 1] - margin:
+            return None  # rows beyond the shortlist could still tie the k-th: scan exactly
+        near = np.sort(found[(found >= 0) & (scores >= scores[k - 1] - margin)])
+        if len(self.outside):
+            near = np.union1d(near, self.outside[np.isin(self.outside, rows)])
+        return near
+
+    def _half(self) -> tuple[Any, int, float]:
+        """(a faiss half-precision flat index over the rows present when first asked, how many rows it covers,
+        the largest distance of a row from its half-precision copy), built once per process."""
+        cached = self.__dict__.get("_half_index")
+        if cached is None:
+            import faiss
+
+            vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
+            half = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16,
+                                              faiss.METRIC_INNER_PRODUCT)
+            half.add(vectors)
+            rounded = vectors.astype(np.float16).astype(np.float32)
+            bound = float(np.sqrt(((rounded - vectors) ** 2).sum(axis=1)).max()) if len(vectors) else 0.0
+            cached = (half, len(vectors), bound)
+            object.__setattr__(self, "_half_index", cached)
+        return cached
+
     def with_vectors(self, vectors: np.ndarray, changed: np.ndarray) -> VectorSearch:
         """The same search over ``vectors`` (the old rows, some ``changed``, plus new rows at the end): the
         graph is kept, and the changed and new rows are scanned exactly."""
         if self.graph is None:
-            return replace(self, vectors=vectors)
+            grown = replace(self, vectors=vectors)
+            if "_half_index" in self.__dict__:  # the half-precision scan is kept; changed and new rows beside it
+                new_rows = np.arange(len(self.vectors), len(vectors), dtype=np.int64)
+                outside = np.union1d(np.union1d(self.outside, np.asarray(changed, dtype=np.int64)), new_rows)
+                grown = replace(grown, outside=outside)
+                object.__setattr__(grown, "_half_index", self.__dict__["_half_index"])
+            return grown
         new_rows = np.arange(len(self.vectors), len(vectors), dtype=np.int64)
         outside = np.union1d(np.union1d(self.outside, np.asarray(changed, dtype=np.int64)), new_rows)
         return replace(self, vectors=vectors, outside=outside)
 
     def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
+        state = {key: value for key, value in self.__dict__.items() if key != "_half_index"}  # rebuilt on use
         if self.graph is not None:
             import faiss
 
