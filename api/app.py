@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, corridor: Corridor | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         try:
             await run_in_threadpool(corridor.start, settings.warm_caches)
         except CorridorError as exc:  # missing catalogue, bad rules file ...: one clear line, then stop

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     warm_caches: bool = True
     # Seconds between checks of the model directory for a newly promoted model (0: never poll).
     model_poll_seconds: float = Field(30.0, ge=0)
+    # Requests one server process works on at once (the rest wait their turn, first come first served):
+    # ranking is CPU-bound, and more threads than cores only share the interpreter and lengthen the tail.
+    request_threads: int = Field(2, ge=1, le=256)
 
     @model_validator(mode="after")
     def _default_database_url(self) -> Settings:

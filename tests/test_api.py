@@ -725,3 +725,14 @@ def test_what_the_schema_allows_is_accepted_and_what_is_refused_the_schema_says(
     areas = schemas["OrganisationIn"]["properties"]["technology_areas"]["items"]
     assert areas.get("minLength") == 1 or (areas.get("enum") and "" not in areas["enum"])
     error(api.post("/v1/organisations", {**NEW_ORG, "technology_areas": [""]}, key="write"), 422, "validation_error")
+
+
+def test_a_server_process_works_on_at_most_request_threads_requests_at_once(make_api):
+    import anyio.to_thread
+
+    async def tokens() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    api = make_api(request_threads=3)
+    assert api.client.portal.call(tokens) == 3
+    assert api.get("/health", key=None).status_code == 200  # liveness does not queue behind ranking

@@ -12,7 +12,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health, summary="Liveness: the process answers", responses=responses())
-def health() -> dict:
+async def health() -> dict:  # on the event loop: a liveness probe never waits behind ranking requests
     return {"status": "ok"}
 
 

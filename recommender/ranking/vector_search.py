@@ -19,6 +19,8 @@ once; the next snapshot puts them in the graph.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -65,7 +67,8 @@ class VectorSearch:
         params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
             sel=faiss.IDSelectorBitmap(self.indexed, faiss.swig_ptr(bitmap)), efSearch=max(self.ef_search, k)
         )
-        _, found = self.graph.search(np.ascontiguousarray(query[None, :], dtype=np.float32), k, params=params)
+        with one_faiss_thread():
+            _, found = self.graph.search(np.ascontiguousarray(query[None, :], dtype=np.float32), k, params=params)
         near = np.sort(found[0][found[0] >= 0])
         if len(self.outside):
             near = np.union1d(near, self.outside[np.isin(self.outside, rows)])
@@ -107,7 +110,8 @@ class VectorSearch:
             sel=faiss.IDSelectorBitmap(covered, faiss.swig_ptr(bitmap)))
         depth = 2 * k + 64
         q = np.ascontiguousarray(query[None, :], dtype=np.float32)
-        scores, found = half.search(q, depth, params=params)
+        with one_faiss_thread():
+            scores, found = half.search(q, depth, params=params)
         scores, found = scores[0], found[0]
         # |half . q - exact . q| <= bound * |q| per row (plus float32 summation slack): a row of the exact top k
         # scores at least the k-th half-precision score minus twice that.
@@ -165,6 +169,21 @@ class VectorSearch:
 
             state = {**state, "graph": faiss.deserialize_index(np.asarray(state["graph"]))}
         self.__dict__.update(state)
+
+
+@contextmanager
+def one_faiss_thread() -> Iterator[None]:
+    """One OpenMP thread for a search in the calling thread: a single query would otherwise be split over every
+    core, and concurrent requests would oversubscribe them (faiss's OpenMP runtime is loaded on first use,
+    after the request threads were limited; see recommender/ranking/threads.py)."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def build_vector_search(
