@@ -296,6 +296,7 @@ def main() -> None:
         "server_workers": args.workers,
         "rss_mib_per_serving_process": worker_rss,
         "additions": summary(additions) if additions else None,
+        "additions_ms": [round(a * 1000, 1) for a in additions],
         "encode_one_description": summary(encodings) if encodings else None,
     }
     print(f"in-process recommend (k={args.k}, explained): p50 {result['in_process']['p50_ms']:.1f} ms, "
