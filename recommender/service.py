@@ -344,12 +344,14 @@ class Corridor:
         return thread
 
     def warm(self) -> None:
-        """Load the query encoder's model, then fill the caches of the served snapshot that pages read first:
+        """Load the query encoder's model and build the semantic search's half-precision scan, then fill the
+        caches of the served snapshot that pages read first:
         every organisation's eligibility under every instrument, and the partnership map of every priority
         (with a model). Errors are logged."""
         serving = self.serving
         try:
             self._load_query_encoder()
+            serving.index.vector_search.prepare()
             for instrument in self.source.rulebook().instrument_ids:
                 serving.index.eligibility(instrument)
             if serving.recommender is not None:

@@ -119,7 +119,9 @@ def test_shortlist_returns_allowed_rows_with_exact_similarities(seed, k, keep):
 
 def half_precision_search(vectors: np.ndarray):
     """An exact search that shortlists in half precision from the first allowed row on."""
-    return dataclasses.replace(build_vector_search(vectors, exact_limit=10**9), half_min_rows=0)
+    search = dataclasses.replace(build_vector_search(vectors, exact_limit=10**9), half_min_rows=0)
+    search.prepare()
+    return search
 
 
 @settings(max_examples=40, deadline=None)
@@ -157,7 +159,6 @@ def test_rows_changed_after_the_half_precision_index_are_scanned_exactly():
     vectors = clustered_rows(rng, 2000, 32)
     search = half_precision_search(vectors)
     query = vectors[7]
-    search.shortlist(query, np.arange(2000), 5)  # builds the half-precision index
     grown = np.vstack([vectors, query[None, :]])
     grown[11] = query
     later = search.with_vectors(grown, np.array([11]))
@@ -169,3 +170,14 @@ def test_rows_changed_after_the_half_precision_index_are_scanned_exactly():
     import pickle
 
     assert "_half_index" not in pickle.loads(pickle.dumps(later)).__dict__  # rebuilt on use, never saved
+
+
+def test_the_half_precision_scan_serves_only_once_prepared_and_survives_additions():
+    rng = np.random.default_rng(6)
+    vectors = clustered_rows(rng, 1000, 16)
+    search = dataclasses.replace(build_vector_search(vectors, exact_limit=10**9), half_min_rows=0)
+    assert search._half_shortlist(vectors[0], np.arange(1000), 10) is None  # a one-shot command never builds it
+    search.prepare()
+    assert search._half_shortlist(vectors[0], np.arange(1000), 10) is not None
+    grown = search.with_vectors(np.vstack([vectors, vectors[:1]]), np.zeros(0, dtype=np.int64))
+    assert grown._half_shortlist(vectors[0], np.arange(1001), 10) is not None

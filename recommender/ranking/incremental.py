@@ -128,10 +128,8 @@ def with_organisations(
         lexical = index.lexical.with_descriptions(
             len(catalogue.organisations), {row: text or None for row, text in zip(target_rows, texts, strict=True)}
         )
-    # An approximate search keeps its graph and scans the changed and new rows exactly; an exact one is rebuilt
-    # (instantly) on first use.
-    current = index.vector_search
-    search = None if current.exact else current.with_vectors(org_vectors, np.asarray(target_rows, dtype=np.int64))
+    # The search keeps its HNSW graph or half-precision scan and reads the changed and new rows exactly.
+    search = index.vector_search.with_vectors(org_vectors, np.asarray(target_rows, dtype=np.int64))
     return replace(index, catalogue=catalogue, profiles=profiles, graph=graph, history=history, lexical=lexical,
                    organisation_kinds=kinds, search=search)
 

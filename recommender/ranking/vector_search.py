@@ -3,10 +3,10 @@
 An exact scan of every profile vector reads the whole matrix per query (384 float32 per organisation:
 77 MB at 50,000 organisations, 307 MB at 200,000), which is memory-bound and grows linearly with the
 catalogue. Up to ``exact_limit`` organisations (the shipped catalogue has about 50,000) the search is exact.
-Over many allowed rows it first scans a half-precision copy (half the memory read; a faiss flat index, built
-once per process): every row whose half-precision score is within twice the largest rounding error of the
-k-th is re-scored exactly, which provably holds the exact top k and its ties; when the shortlist cannot
-prove it (many rows tied at the k-th), the full scan runs.
+Over many allowed rows it first scans a half-precision copy, once :meth:`VectorSearch.prepare` built it (half
+the memory read; a faiss flat index that a server builds in the background): every row whose half-precision
+score is within twice the largest rounding error of the k-th is re-scored exactly, which provably holds the
+exact top k and its ties; when the shortlist cannot prove it (many rows tied at the k-th), the full scan runs.
 Above it, a faiss HNSW graph over the vectors (inner product) finds the candidates among the allowed rows
 (a bitmap filter, so the side, kind and priority filters apply inside the search), searching ``ef_search``
 entries deep; the returned similarities are always recomputed exactly from the vectors, so only the
@@ -97,7 +97,10 @@ class VectorSearch:
         """Rows (ascending) that hold the exact top ``k`` of ``rows``, from the half-precision scan, or None."""
         import faiss
 
-        half, covered, bound = self._half()
+        prepared = self.__dict__.get("_half_index")
+        if prepared is None:  # not built (yet): see prepare()
+            return None
+        half, covered, bound = prepared
         inside = rows[rows < covered]
         if len(self.outside):
             inside = inside[~np.isin(inside, self.outside)]
@@ -122,6 +125,12 @@ class VectorSearch:
         if len(self.outside):
             near = np.union1d(near, self.outside[np.isin(self.outside, rows)])
         return near
+
+    def prepare(self) -> None:
+        """Build the half-precision scan of a large exact search now (about half a second on the shipped
+        catalogue, so a server does it in the background; a one-shot command never needs it)."""
+        if self.graph is None and len(self.vectors) > self.half_min_rows:
+            self._half()
 
     def _half(self) -> tuple[Any, int, float]:
         """(a faiss half-precision flat index over the rows present when first asked, how many rows it covers,
