@@ -60,19 +60,28 @@ class VectorSearch:
             return self._exact(query, rows, k)
         import faiss
 
-        allowed = np.zeros(self.indexed, dtype=bool)
-        allowed[rows[rows < self.indexed] if len(self.outside) else rows] = True
-        allowed[self.outside[self.outside < self.indexed]] = False  # changed since: scanned exactly below
-        bitmap = np.packbits(allowed, bitorder="little")
+        bitmap = np.packbits(self._held(rows, self.indexed), bitorder="little")
         params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
             sel=faiss.IDSelectorBitmap(self.indexed, faiss.swig_ptr(bitmap)), efSearch=max(self.ef_search, k)
         )
         with one_faiss_thread():
             _, found = self.graph.search(np.ascontiguousarray(query[None, :], dtype=np.float32), k, params=params)
-        near = np.sort(found[0][found[0] >= 0])
+        near = self._with_outside(np.sort(found[0][found[0] >= 0]), rows)
+        return near, (self.vectors[near] @ query).astype(np.float64)
+
+    def _held(self, rows: np.ndarray, covered: int) -> np.ndarray:
+        """(covered,) bool: the rows of ``rows`` that an index over the first ``covered`` rows holds as they are
+        now (rows changed or added since it was built are read exactly beside it, see _with_outside)."""
+        held = np.zeros(covered, dtype=bool)
+        held[rows[rows < covered]] = True
+        held[self.outside[self.outside < covered]] = False
+        return held
+
+    def _with_outside(self, near: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``near`` (ascending) with the rows of ``rows`` that no index holds as they are now."""
         if len(self.outside):
             near = np.union1d(near, self.outside[np.isin(self.outside, rows)])
-        return near, (self.vectors[near] @ query).astype(np.float64)
+        return near
 
     def _exact(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` rows of ``rows`` most similar to ``query`` and every row tied with the k-th, exactly. On
@@ -101,14 +110,10 @@ class VectorSearch:
         if prepared is None:  # not built (yet): see prepare()
             return None
         half, covered, bound = prepared
-        inside = rows[rows < covered]
-        if len(self.outside):
-            inside = inside[~np.isin(inside, self.outside)]
-        if len(inside) <= 2 * k:
+        held = self._held(rows, covered)
+        if np.count_nonzero(held) <= 2 * k:
             return None
-        allowed = np.zeros(covered, dtype=bool)
-        allowed[inside] = True
-        bitmap = np.packbits(allowed, bitorder="little")
+        bitmap = np.packbits(held, bitorder="little")
         params = faiss.SearchParameters(  # type: ignore[call-arg]
             sel=faiss.IDSelectorBitmap(covered, faiss.swig_ptr(bitmap)))
         depth = 2 * k + 64
@@ -121,10 +126,7 @@ class VectorSearch:
         margin = 2 * bound * float(np.linalg.norm(query)) + HALF_SLACK
         if found[-1] >= 0 and scores[-1] >= scores[k - 1] - margin:
             return None  # rows beyond the shortlist could still tie the k-th: scan exactly
-        near = np.sort(found[(found >= 0) & (scores >= scores[k - 1] - margin)])
-        if len(self.outside):
-            near = np.union1d(near, self.outside[np.isin(self.outside, rows)])
-        return near
+        return self._with_outside(np.sort(found[(found >= 0) & (scores >= scores[k - 1] - margin)]), rows)
 
     def prepare(self) -> None:
         """Build the half-precision scan of a large exact search now (about half a second on the shipped
@@ -150,19 +152,18 @@ class VectorSearch:
         return cached
 
     def with_vectors(self, vectors: np.ndarray, changed: np.ndarray) -> VectorSearch:
-        """The same search over ``vectors`` (the old rows, some ``changed``, plus new rows at the end): the
-        graph is kept, and the changed and new rows are scanned exactly."""
-        if self.graph is None:
-            grown = replace(self, vectors=vectors)
-            if "_half_index" in self.__dict__:  # the half-precision scan is kept; changed and new rows beside it
-                new_rows = np.arange(len(self.vectors), len(vectors), dtype=np.int64)
-                outside = np.union1d(np.union1d(self.outside, np.asarray(changed, dtype=np.int64)), new_rows)
-                grown = replace(grown, outside=outside)
-                object.__setattr__(grown, "_half_index", self.__dict__["_half_index"])
-            return grown
+        """The same search over ``vectors`` (the old rows, some ``changed``, plus new rows at the end): an HNSW
+        graph or a built half-precision scan is kept, and the changed and new rows are read exactly beside it;
+        a plain exact scan reads every row as it is."""
+        half = self.__dict__.get("_half_index")
+        if self.graph is None and half is None:
+            return replace(self, vectors=vectors)
         new_rows = np.arange(len(self.vectors), len(vectors), dtype=np.int64)
         outside = np.union1d(np.union1d(self.outside, np.asarray(changed, dtype=np.int64)), new_rows)
-        return replace(self, vectors=vectors, outside=outside)
+        grown = replace(self, vectors=vectors, outside=outside)
+        if half is not None:
+            object.__setattr__(grown, "_half_index", half)
+        return grown
 
     def __getstate__(self) -> dict:
         state = {key: value for key, value in self.__dict__.items() if key != "_half_index"}  # rebuilt on use
