@@ -106,15 +106,16 @@ class ScanJob:
 
     def query(self, kr_row: int) -> Query:
         """The query a Korean organisation's row of the map answers."""
-        return Query(
-            org_id=self.index.ids[kr_row],
-            region="EU",
-            priority=self.priority,
-            instrument=self.instrument,
-            keep_ineligible=self.keep_ineligible,
-            include_known=self.include_known,
-            kind=self.kind,
-        )
+        return korean_query(str(self.index.ids[kr_row]), self.priority, self.instrument, self.keep_ineligible,
+                            self.include_known, self.kind)
+
+
+def korean_query(org_id: str, priority: str, instrument: str | None, keep_ineligible: bool, include_known: bool,
+                 kind: str | None) -> Query:
+    """The query a Korean organisation's row of a partnership map answers: European partners under the map's
+    filters, as `corridor recommend` would rank them."""
+    return Query(org_id=org_id, region="EU", priority=priority, instrument=instrument,
+                 keep_ineligible=keep_ineligible, include_known=include_known, kind=kind)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from recommender.batch.engines import Engine, InlineEngine
-from recommender.batch.pairs import PairScan, ScanConfig, TopPairs, country_labels, scan_pairs
+from recommender.batch.pairs import PairScan, ScanConfig, TopPairs, country_labels, korean_query, scan_pairs
 from recommender.batch.progress import NULL_PROGRESS, ProgressSink
 from recommender.catalogue import RowError
 from recommender.csvout import write_csv
@@ -72,15 +72,8 @@ class ReportRequest:
 
     def query_for(self, korean_id: str) -> Query:
         """The query each Korean organisation's row of the map answers (as `corridor recommend` would)."""
-        return Query(
-            org_id=korean_id,
-            region="EU",
-            priority=self.priority,
-            instrument=self.instrument,
-            keep_ineligible=self.keep_ineligible,
-            include_known=self.include_known,
-            kind=self.kind,
-        )
+        return korean_query(korean_id, self.priority, self.instrument, self.keep_ineligible, self.include_known,
+                            self.kind)
 
 
 @dataclass
