@@ -7,9 +7,11 @@ Rows are real: the feature rows of the candidates of organisation queries on the
 1. LightGBM ``Booster.predict`` on one thread: per million rows (one large batch) and per query (one call per
    query's candidates, as serving makes it). The anchor.
 2. LightGBM TreeSHAP (``pred_contrib``) per row: what an explanation costs, run on the shown rows only.
-3. ONNX Runtime on one thread, when ``onnxruntime`` and ``onnxmltools`` are installed (they are not project
-   dependencies): the same heads converted to ONNX, the same figures, the largest margin difference from
-   LightGBM, and how many queries keep exactly the same top 20.
+3. The head compiled to native code by lleaves (recommender/ranking/compiled_trees.py, what serving runs once
+   its background warming has compiled or loaded it): the compile time, the same figures as the anchor, the
+   largest margin difference from LightGBM, and how many queries keep exactly the same top 20.
+4. ONNX Runtime on one thread, when ``onnxruntime`` and ``onnxmltools`` are installed (they are not project
+   dependencies): the same figures for the head converted to ONNX.
 
 Usage: python benchmarks/tree_inference.py [--queries 60] [--repeats 5]
 """
@@ -18,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
+from recommender.ranking.compiled_trees import compiled_margins
 from recommender.ranking.features import FEATURES, pair_features, query_context
 from recommender.ranking.index import Query
 from recommender.service import open_corridor
@@ -103,19 +108,30 @@ def main() -> None:
           f"({contrib / len(shown) / (anchor_million / 1e6):.0f}x a prediction), "
           f"{contrib * 1e3:.2f} ms for 20 shown rows")
 
+    def compare(name: str, predict, prepared: str) -> None:
+        million = median_seconds(lambda: predict(batch), args.repeats) / len(batch) * 1e6
+        query = per_query_ms(predict, rows, args.repeats)
+        diffs = [float(np.abs(lightgbm(X) - predict(X)).max()) for X in rows]
+        same = sum(top20(lightgbm(X)) == top20(predict(X)) for X in rows)
+        print(f"{name} ({prepared}): {million:6.2f} s per million rows (ratio to anchor "
+              f"{anchor_million / million:.2f}x), {query:6.2f} ms per query ({anchor_query / query:.2f}x)")
+        print(f"{name} vs LightGBM: largest margin difference {max(diffs):.2e}; same top 20 in {same} of "
+              f"{len(rows)} queries")
+
+    with tempfile.TemporaryDirectory() as cache:
+        start = time.perf_counter()
+        compiled = compiled_margins(booster.model_to_string(), Path(cache), build=True)
+        if compiled is None:
+            print("compiled head: not measured (lleaves missing or the compilation failed)")
+        else:
+            compare("compiled head (lleaves), 1 thread", compiled,
+                    f"compiled in {time.perf_counter() - start:.2f} s")
+
     onnx, converted = onnx_predictor(booster)
     if onnx is None:
         print("ONNX Runtime: not measured (pip install onnxruntime onnxmltools to compare)")
         return
-    onnx_million = median_seconds(lambda: onnx(batch), args.repeats) / len(batch) * 1e6
-    onnx_query = per_query_ms(onnx, rows, args.repeats)
-    diffs = [float(np.abs(lightgbm(X) - onnx(X)).max()) for X in rows]
-    same = sum(top20(lightgbm(X)) == top20(onnx(X)) for X in rows)
-    print(f"ONNX Runtime, 1 thread (converted in {converted:.2f} s): {onnx_million:6.2f} s per million rows "
-          f"(ratio to anchor {anchor_million / onnx_million:.2f}x), {onnx_query:6.2f} ms per query "
-          f"({anchor_query / onnx_query:.2f}x)")
-    print(f"ONNX Runtime vs LightGBM: largest margin difference {max(diffs):.2e}; same top 20 in {same} of "
-          f"{len(rows)} queries")
+    compare("ONNX Runtime, 1 thread", onnx, f"converted in {converted:.2f} s")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ class ModelSource:
 
     directory: Path
     expectations: Callable[[], dict]  # what the model must match (encoder, taxonomy, tagger), read at each load
+    compiled_dir: Path | None = None  # the cache of heads compiled to native code (ranking/compiled_trees.py)
 
     def manifest_sha(self) -> str | None:
         try:
@@ -98,6 +99,8 @@ class ModelSource:
         directory = self.readable_directory()
         manifest = read_verified_manifest(directory, expect={"kind": LearnedRanker.name, **expect})
         ranker = LearnedRanker.load(directory, expect=expect)
+        if self.compiled_dir is not None:
+            ranker.compile_heads(self.compiled_dir, build=False)
         if self.manifest_sha() != sha:  # replaced while loading: let the next check load the new one
             sha = None
         return ranker, manifest, sha
@@ -344,7 +347,8 @@ class Corridor:
         return thread
 
     def warm(self) -> None:
-        """Load the query encoder's model and build the semantic search's half-precision scan, then fill the
+        """Load the query encoder's model, build the semantic search's half-precision scan and compile the
+        ranking heads to native code (or load them compiled before), then fill the
         caches of the served snapshot that pages read first:
         every organisation's eligibility under every instrument, and the partnership map of every priority
         (with a model). Errors are logged."""
@@ -352,6 +356,9 @@ class Corridor:
         try:
             self._load_query_encoder()
             serving.index.vector_search.prepare()
+            ranker = serving.recommender.ranker if serving.recommender is not None else None
+            if isinstance(ranker, LearnedRanker) and self.model is not None and self.model.compiled_dir is not None:
+                ranker.compile_heads(self.model.compiled_dir, build=True)
             for instrument in self.source.rulebook().instrument_ids:
                 serving.index.eligibility(instrument)
             if serving.recommender is not None:
@@ -887,4 +894,5 @@ def open_corridor(settings, busy_seconds: float | None = None) -> Corridor:
     store = open_store(settings.database_url, settings.user_organisations_file,
                        settings.database_busy_seconds if busy_seconds is None else busy_seconds)
     source = WorkspaceSource(ws)
-    return Corridor(store, source, ModelSource(settings.model_dir, source.model_expectations))
+    return Corridor(store, source, ModelSource(settings.model_dir, source.model_expectations,
+                                               settings.compiled_trees_dir))

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         return self.state_dir / "cache" / "vectors"
 
     @property
+    def compiled_trees_dir(self) -> Path:
+        """Ranking heads compiled to native code for this host (recommender/ranking/compiled_trees.py)."""
+        return self.state_dir / "cache" / "compiled-trees"
+
+    @property
     def shipped_vectors_dir(self) -> Path:
         return self.data_dir / "vectors"
 

@@ -235,6 +235,7 @@ class LearnedRanker(RankerBase):
     HEADS = ("org", "defence", "text")
 
     heads_: dict[str, Any]
+    compiled_: dict[str, Any] = {}  # head -> margins function from native code (compile_heads); never pickled
 
     def __init__(
         self,
@@ -316,6 +317,11 @@ class LearnedRanker(RankerBase):
         self.fitted_ = True
         return self
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("compiled_", None)  # native functions: a copy or another process compiles or loads its own
+        return state
+
     @staticmethod
     def head_for(rq: ResolvedQuery) -> str:
         """Free text uses the text head; organisations (newcomers too) the org head, or the defence head
@@ -338,8 +344,32 @@ class LearnedRanker(RankerBase):
         self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None
     ) -> np.ndarray:
         """The LambdaMART margins of ``rows``."""
-        X = pair_features(index, ctx or query_context(index, rq), rows)
-        return self.heads_[self.head_for(rq)].predict(X, num_threads=1)
+        return self.margins(self.head_for(rq), pair_features(index, ctx or query_context(index, rq), rows))
+
+    def margins(self, head: str, X: np.ndarray) -> np.ndarray:
+        """The LambdaMART margins of feature rows ``X`` under ``head``: from the head compiled to native code
+        when :meth:`compile_heads` has it, else from LightGBM's predict (the same values to float64 rounding)."""
+        compiled = self.compiled_.get(head)
+        if compiled is not None:
+            return compiled(X)
+        return self.heads_[head].predict(X, num_threads=1)
+
+    def compile_heads(self, cache_dir: Path, build: bool) -> int:
+        """Serve the heads' margins from native code (see compiled_trees.py): heads compiled before on this
+        host are loaded from ``cache_dir``, the others compiled there when ``build``. The number of heads
+        compiled; the rest stay with LightGBM's predict."""
+        from recommender.ranking.compiled_trees import compiled_margins
+
+        by_text: dict[str, Any] = {}
+        compiled = {}
+        for head, booster in self.heads_.items():
+            text = booster.model_to_string()
+            if text not in by_text:
+                by_text[text] = compiled_margins(text, cache_dir, build)
+            if by_text[text] is not None:
+                compiled[head] = by_text[text]
+        self.compiled_ = compiled
+        return len(compiled)
 
     def score(
         self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None
@@ -359,7 +389,7 @@ class LearnedRanker(RankerBase):
         if len(rows) == 0:
             return rows, np.zeros(0), np.zeros((0, len(FEATURES)), dtype=np.float32)
         X = pair_features(index, ctx, rows)
-        scores = 1.0 / (1.0 + np.exp(-self.heads_[self.head_for(rq)].predict(X, num_threads=1)))
+        scores = 1.0 / (1.0 + np.exp(-self.margins(self.head_for(rq), X)))
         best, best_scores = top_k(rows, scores, k, relevance(index, rq, rows))
         return best, best_scores, X[np.searchsorted(rows, best)]
 
