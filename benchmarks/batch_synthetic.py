@@ -111,11 +111,16 @@ def synthetic_index(
     taxonomy: Taxonomy | None = None,
     description_vectors: np.ndarray | None = None,
     vector_pool: np.ndarray | None = None,
+    text_pool: list[str] | None = None,
 ) -> RankingIndex:
     """``n_eu`` European and ``n_kr`` Korean organisations with random profiles, random project consortia (so
     the graph, the programme history and the BM25 index are built by the production code), and synthetic
     project texts. With ``vector_pool`` (real profile vectors), each profile is a pool vector plus noise, so
-    the vectors have the structure of real embeddings rather than being isotropic."""
+    the vectors have the structure of real embeddings rather than being isotropic. With ``text_pool`` (real
+    project texts), each project's text is drawn from it, so BM25 sees the real corpus's vocabulary and term
+    frequencies, its postings growing with the number of projects as a larger real catalogue's would; without
+    it the texts are Zipf words from a small lexicon, whose common words make every query's postings many
+    times longer than real ones."""
     rng = np.random.default_rng(seed)
     n = n_eu + n_kr
     weights = np.linspace(3, 1, len(EU_COUNTRIES))  # big countries first, as in CORDIS
@@ -155,7 +160,8 @@ def synthetic_index(
         project_vectors=project_vectors,
         project_scores=rng.beta(0.6, 3.0, (n_projects, n_priorities)).astype(np.float32),
         project_truncated=np.zeros(n_projects, dtype=bool),
-        project_texts=synthetic_texts(rng, n_projects),
+        project_texts=(synthetic_texts(rng, n_projects) if not text_pool else
+                       [text_pool[i] for i in rng.integers(0, len(text_pool), n_projects)]),
         org_ids=ids,
         org_vectors=vectors,
         org_scores=scores,

@@ -69,12 +69,14 @@ def rss_mib() -> float:
 
 def synthetic_like(n_orgs: int, real: RankingIndex) -> RankingIndex:
     """A synthetic index of ``n_orgs`` organisations (10% Korean) with the shipped taxonomy and priority
-    descriptions and profile vectors resampled from the real ones (with noise), so the shipped model's heads
-    score it as they score the real catalogue."""
+    descriptions, profile vectors resampled from the real ones (with noise) and project texts drawn from the
+    real ones, so the shipped model's heads score it as they score the real catalogue and BM25 reads postings
+    of the real corpus's shape."""
     profiles = real.profiles
     n_kr = n_orgs // 10
     return synthetic_index(n_orgs - n_kr, n_kr, taxonomy=profiles.taxonomy,
-                           description_vectors=profiles.description_vectors, vector_pool=profiles.org_vectors)
+                           description_vectors=profiles.description_vectors, vector_pool=profiles.org_vectors,
+                           text_pool=[t for t in profiles.project_texts if t])
 
 
 def semantic_shortlist_recall(index: RankingIndex, queries: list[Query], k: int) -> np.ndarray:

@@ -40,6 +40,7 @@ from recommender.errors import (
 )
 from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.taxonomy import Taxonomy
+from recommender.ranking.features import static_candidate_columns
 from recommender.ranking.incremental import description_texts, with_organisations
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.pairings import OrganisationSearch
@@ -348,10 +349,10 @@ class Corridor:
 
     def warm(self) -> None:
         """Load the query encoder's model, build the semantic search's half-precision scan and compile the
-        ranking heads to native code (or load them compiled before), then fill the
-        caches of the served snapshot that pages read first:
-        every organisation's eligibility under every instrument, and the partnership map of every priority
-        (with a model). Errors are logged."""
+        ranking heads to native code (or load them compiled before), then fill the caches of the served
+        snapshot that queries and pages read first: every organisation's query-independent feature columns,
+        its eligibility under every instrument, and the partnership map of every priority (with a model).
+        Errors are logged."""
         serving = self.serving
         try:
             self._load_query_encoder()
@@ -359,6 +360,7 @@ class Corridor:
             ranker = serving.recommender.ranker if serving.recommender is not None else None
             if isinstance(ranker, LearnedRanker) and self.model is not None and self.model.compiled_dir is not None:
                 ranker.compile_heads(self.model.compiled_dir, build=True)
+            static_candidate_columns(serving.index)
             for instrument in self.source.rulebook().instrument_ids:
                 serving.index.eligibility(instrument)
             if serving.recommender is not None:

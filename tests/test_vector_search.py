@@ -181,3 +181,24 @@ def test_the_half_precision_scan_serves_only_once_prepared_and_survives_addition
     assert search._half_shortlist(vectors[0], np.arange(1000), 10) is not None
     grown = search.with_vectors(np.vstack([vectors, vectors[:1]]), np.zeros(0, dtype=np.int64))
     assert grown._half_shortlist(vectors[0], np.arange(1001), 10) is not None
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 30), keep=st.floats(0.05, 1.0),
+       kind=st.sampled_from(["graph", "exact", "half"]))
+def test_the_allowed_rows_as_a_mask_give_the_same_shortlist(seed, k, keep, kind):
+    rng = np.random.default_rng(seed)
+    vectors = clustered_rows(rng, 1200, 24)
+    search = build_vector_search(vectors, exact_limit=100 if kind == "graph" else 10_000)
+    if kind == "half":
+        search = dataclasses.replace(search, half_min_rows=100)
+        search.prepare()
+    grown = np.vstack([vectors, unit_rows(rng, 3, 24)])
+    grown[5] = grown[1200]
+    later = search.with_vectors(grown, np.array([5]))  # rows outside the prepared index obey the mask too
+    mask = rng.random(len(grown)) < keep
+    rows = np.flatnonzero(mask)
+    query = grown[int(rng.integers(0, len(grown)))]
+    by_rows, by_mask = later.shortlist(query, rows, k), later.shortlist(query, rows, k, mask)
+    np.testing.assert_array_equal(by_rows[0], by_mask[0])
+    np.testing.assert_array_equal(by_rows[1], by_mask[1])

@@ -178,8 +178,8 @@ def generate_candidates(
     if len(allowed) == 0:
         return out
     if rq.has_profile:
-        profiled = allowed[index.has_profile[allowed]]
-        near, sims = index.vector_search.shortlist(rq.vector, profiled, cfg.semantic)
+        profiled = mask & index.has_profile
+        near, sims = index.vector_search.shortlist(rq.vector, np.flatnonzero(profiled), cfg.semantic, profiled)
         out["semantic"] = top_k(near, sims, cfg.semantic)[0]
     out["lexical"] = top_k(*ctx.lexical.best_within(mask, cfg.lexical), cfg.lexical)[0]
     if ctx.rd_graph is not None:

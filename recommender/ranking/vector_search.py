@@ -50,46 +50,54 @@ class VectorSearch:
     def exact(self) -> bool:
         return self.graph is None
 
-    def shortlist(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def shortlist(self, query: np.ndarray, rows: np.ndarray, k: int,
+                  mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows of ``rows`` (ascending) that may be among the ``k`` most similar to ``query``, with their exact
         similarities: when exact, the ``k`` best rows and every row tied with the k-th; else the graph's ``k``
-        best allowed rows and the allowed rows outside the graph."""
+        best allowed rows and the allowed rows outside the graph. ``mask``, when the caller has it, is
+        ``rows`` as a boolean mask over every row (the same result, without building it again)."""
         if len(rows) == 0 or k <= 0:
             return rows[:0], np.zeros(0)
         if self.graph is None:
-            return self._exact(query, rows, k)
+            return self._exact(query, rows, k, mask)
         import faiss
 
-        bitmap = np.packbits(self._held(rows, self.indexed), bitorder="little")
+        bitmap = np.packbits(self._held(rows, self.indexed, mask), bitorder="little")
         params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
             sel=faiss.IDSelectorBitmap(self.indexed, faiss.swig_ptr(bitmap)), efSearch=max(self.ef_search, k)
         )
         with one_faiss_thread():
             _, found = self.graph.search(np.ascontiguousarray(query[None, :], dtype=np.float32), k, params=params)
-        near = self._with_outside(np.sort(found[0][found[0] >= 0]), rows)
+        near = self._with_outside(np.sort(found[0][found[0] >= 0]), rows, mask)
         return near, (self.vectors[near] @ query).astype(np.float64)
 
-    def _held(self, rows: np.ndarray, covered: int) -> np.ndarray:
-        """(covered,) bool: the rows of ``rows`` that an index over the first ``covered`` rows holds as they are
-        now (rows changed or added since it was built are read exactly beside it, see _with_outside)."""
-        held = np.zeros(covered, dtype=bool)
-        held[rows[rows < covered]] = True
+    def _held(self, rows: np.ndarray, covered: int, mask: np.ndarray | None) -> np.ndarray:
+        """(covered,) bool: the rows of ``rows`` (or ``mask``) that an index over the first ``covered`` rows
+        holds as they are now (rows changed or added since it was built are read exactly beside it, see
+        _with_outside)."""
+        if mask is not None:
+            held = mask[:covered].copy()
+        else:
+            held = np.zeros(covered, dtype=bool)
+            held[rows[rows < covered]] = True
         held[self.outside[self.outside < covered]] = False
         return held
 
-    def _with_outside(self, near: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """``near`` (ascending) with the rows of ``rows`` that no index holds as they are now."""
+    def _with_outside(self, near: np.ndarray, rows: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """``near`` (ascending) with the rows of ``rows`` (or ``mask``) that no index holds as they are now."""
         if len(self.outside):
-            near = np.union1d(near, self.outside[np.isin(self.outside, rows)])
+            allowed = mask[self.outside] if mask is not None else np.isin(self.outside, rows)
+            near = np.union1d(near, self.outside[allowed])
         return near
 
-    def _exact(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _exact(self, query: np.ndarray, rows: np.ndarray, k: int,
+               mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` rows of ``rows`` most similar to ``query`` and every row tied with the k-th, exactly. On
         large catalogues a half-precision scan (half the memory read) shortlists first: every row within
         twice the half-precision error bound of its k-th score is re-scored exactly, so the result is the
         exact one; when the shortlist cannot prove that, the full scan runs."""
         q = query.astype(self.vectors.dtype, copy=False)
-        near = self._half_shortlist(query, rows, k) if len(rows) > max(self.half_min_rows, 4 * k) else None
+        near = self._half_shortlist(query, rows, k, mask) if len(rows) > max(self.half_min_rows, 4 * k) else None
         if near is not None:
             rows, sims = near, self.vectors[near] @ q
         elif 8 * len(rows) < len(self.vectors):  # a few rows: read only those
@@ -102,7 +110,8 @@ class VectorSearch:
             rows, sims = rows[keep], sims[keep]
         return rows, sims.astype(np.float64)
 
-    def _half_shortlist(self, query: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray | None:
+    def _half_shortlist(self, query: np.ndarray, rows: np.ndarray, k: int,
+                        mask: np.ndarray | None = None) -> np.ndarray | None:
         """Rows (ascending) that hold the exact top ``k`` of ``rows``, from the half-precision scan, or None."""
         import faiss
 
@@ -110,7 +119,7 @@ class VectorSearch:
         if prepared is None:  # not built (yet): see prepare()
             return None
         half, covered, bound = prepared
-        held = self._held(rows, covered)
+        held = self._held(rows, covered, mask)
         if np.count_nonzero(held) <= 2 * k:
             return None
         bitmap = np.packbits(held, bitorder="little")
@@ -126,7 +135,7 @@ class VectorSearch:
         margin = 2 * bound * float(np.linalg.norm(query)) + HALF_SLACK
         if found[-1] >= 0 and scores[-1] >= scores[k - 1] - margin:
             return None  # rows beyond the shortlist could still tie the k-th: scan exactly
-        return self._with_outside(np.sort(found[(found >= 0) & (scores >= scores[k - 1] - margin)]), rows)
+        return self._with_outside(np.sort(found[(found >= 0) & (scores >= scores[k - 1] - margin)]), rows, mask)
 
     def prepare(self) -> None:
         """Build the half-precision scan of a large exact search now (about half a second on the shipped
