@@ -40,11 +40,10 @@ from recommender.errors import (
 )
 from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.taxonomy import Taxonomy
-from recommender.ranking.features import static_candidate_columns
 from recommender.ranking.incremental import description_texts, with_organisations
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.pairings import OrganisationSearch
-from recommender.ranking.rankers import LearnedRanker
+from recommender.ranking.rankers import LearnedRanker, fill_query_caches
 from recommender.ranking.service import Recommendation, Recommender
 from recommender.ranking.threads import single_openmp_thread
 from recommender.rules import RuleBook
@@ -350,17 +349,15 @@ class Corridor:
     def warm(self) -> None:
         """Load the query encoder's model, build the semantic search's half-precision scan and compile the
         ranking heads to native code (or load them compiled before), then fill the caches of the served
-        snapshot that queries and pages read first: every organisation's query-independent feature columns,
-        its eligibility under every instrument, and the partnership map of every priority (with a model).
-        Errors are logged."""
+        snapshot that queries and pages read first: the candidate generators' orders, every organisation's
+        query-independent feature columns, its eligibility under every instrument, and the partnership map of
+        every priority (with a model). Errors are logged."""
         serving = self.serving
         try:
             self._load_query_encoder()
             serving.index.vector_search.prepare()
-            ranker = serving.recommender.ranker if serving.recommender is not None else None
-            if isinstance(ranker, LearnedRanker) and self.model is not None and self.model.compiled_dir is not None:
-                ranker.compile_heads(self.model.compiled_dir, build=True)
-            static_candidate_columns(serving.index)
+            self._compile_heads(serving.recommender)
+            fill_query_caches(serving.index)
             for instrument in self.source.rulebook().instrument_ids:
                 serving.index.eligibility(instrument)
             if serving.recommender is not None:
@@ -370,6 +367,14 @@ class Corridor:
                     self.pairings(priority)
         except Exception:  # noqa: BLE001 - a cache that stays cold is computed on first use instead
             log.exception("warming the caches failed; they fill on first use")
+
+    def _compile_heads(self, recommender: Recommender | None) -> None:
+        """Serve the ranking heads from native code: loaded when compiled before on this host, else compiled
+        now (one to two seconds a head: worth it for a server or a batch job, not for one query)."""
+        ranker = recommender.ranker if recommender is not None else None
+        if (isinstance(ranker, LearnedRanker) and len(ranker.compiled_) < len(ranker.heads_)
+                and self.model is not None and self.model.compiled_dir is not None):
+            ranker.compile_heads(self.model.compiled_dir, build=True)
 
     def _try_model(self) -> None:
         self._model_tried = True
@@ -766,6 +771,7 @@ class Corridor:
 
         check_rank_request(k, out)
         _, recommender = self._recommender()
+        self._compile_heads(recommender)
         return rank_query_file_on(recommender, queries, k, out, engine, progress or NULL_PROGRESS)
 
     def pairing_report(self, request, out_dir: Path, orgs: Path | None = None, engine=None, progress=None):
@@ -777,6 +783,7 @@ class Corridor:
         progress = progress or NULL_PROGRESS
         request = replace(request, priority=self.priority_id(request.priority))
         _, recommender = self._recommender()
+        self._compile_heads(recommender)
         rejected: list = []
         if orgs is not None:
             ids, rejected = read_org_ids(orgs, recommender.index)

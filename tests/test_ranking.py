@@ -8,7 +8,7 @@ from recommender.profiles.profiles import build_profiles
 from recommender.ranking.contract import top_k
 from recommender.ranking.features import FEATURES, pair_features, query_context
 from recommender.ranking.index import Query, RankingIndex
-from recommender.ranking.rankers import LearnedRanker
+from recommender.ranking.rankers import LearnedRanker, fill_query_caches
 from recommender.rules import load_rulebook
 from tests.fakes import KeywordEncoder
 from tests.synthetic import make_world
@@ -159,3 +159,22 @@ def test_recommendation_dicts_are_the_dataclass_fields_as_plain_data(trained):
         assert plain == asdict(r)
         plain["relevant_projects"].append({})  # a copy: the recommendation itself is not changed
         assert plain["relevant_projects"] != r.relevant_projects
+
+
+def test_filled_query_caches_hold_what_queries_compute_on_first_use(world, trained):
+    ranker, _, _ = trained
+    cold, warm = make_index(world), make_index(world)
+    fill_query_caches(warm)
+    n_priorities = len(warm.profiles.taxonomy.ids)
+    assert {("ranked_rows", "specialists", p) for p in range(n_priorities)} <= set(warm.cache)
+    assert "static_candidate_columns" in warm.cache and "static_candidate_columns" not in cold.cache
+    rows = np.arange(len(warm.ids))
+    for org_id in warm.ids[warm.side_masks["KR"]][:5]:
+        for priority in (None, *warm.profiles.taxonomy.ids):
+            query = Query(org_id=str(org_id), region="EU", priority=priority)
+            a, b = ranker.rank(cold, query, 10), ranker.rank(warm, query, 10)
+            assert a[0].tolist() == b[0].tolist()
+            np.testing.assert_array_equal(a[1], b[1])
+            rq_cold, rq_warm = cold.resolve(query), warm.resolve(query)
+            np.testing.assert_array_equal(pair_features(cold, query_context(cold, rq_cold), rows),
+                                          pair_features(warm, query_context(warm, rq_warm), rows))

@@ -27,7 +27,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from recommender.artifacts import read_verified_manifest, write_model_dir
 from recommender.history import INSTRUMENT_FAMILIES
 from recommender.ranking.contract import Ranker, RankerBase, Ranking, relevance, top_k
-from recommender.ranking.features import FEATURES, QueryContext, pair_features, query_context, requested_priority
+from recommender.ranking.features import (
+    FEATURES,
+    QueryContext,
+    pair_features,
+    query_context,
+    requested_priority,
+    static_candidate_columns,
+)
 from recommender.ranking.index import RankingIndex, ResolvedQuery
 
 
@@ -195,6 +202,17 @@ def generate_candidates(
     p, _ = requested_priority(index, rq)
     out["specialists"] = first_allowed(index.ranked_rows("specialists", p), mask, cfg.specialists)
     return out
+
+
+def fill_query_caches(index: RankingIndex) -> None:
+    """Compute now what queries would otherwise compute on first use, once per index: the generators' orders
+    (every priority's specialists: a sort of every organisation each, some 3 ms at 200,000) and the
+    query-independent candidate columns. A server does this in its background warming."""
+    for generator in ("popular", "defence"):
+        index.ranked_rows(generator)
+    for p in range(len(index.profiles.taxonomy.ids)):
+        index.ranked_rows("specialists", p)
+    static_candidate_columns(index)
 
 
 def first_allowed(order: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
