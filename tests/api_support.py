@@ -214,9 +214,10 @@ class FixedWorld:
 
 
 class FixedModel:
-    """A model source that always yields the same trained ranker."""
+    """A model source that always yields the same trained ranker (its heads never compiled to native code)."""
 
     directory = None
+    compiled_dir = None
 
     def __init__(self, ranker, version: str = "fixed-1") -> None:
         self.ranker, self.version = ranker, version
