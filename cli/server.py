@@ -21,8 +21,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 for all).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     log_level: Annotated[str, typer.Option(help="Log level: debug, info, warning, error.")] = "info",
-    workers: Annotated[int, typer.Option(help="Server processes on the port; they share the serving snapshot's "
-                                              "memory-mapped arrays.", min=1)] = 1,
+    workers: Annotated[int, typer.Option(help="Server processes on the port, each with its own socket (the kernel "
+                                              "spreads connections over them); they share the serving "
+                                              "snapshot's memory-mapped arrays.", min=1)] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs); loads the index and the model before accepting requests."""
     import logging
@@ -31,8 +32,13 @@ def serve(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if workers > 1:  # each worker process builds its app from the settings (the snapshot is mapped, not copied)
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level=log_level.lower(),
-                    workers=workers)
+        from api.workers import WorkersError, serve_workers
+
+        try:
+            serve_workers(host, port, workers, log_level.lower())
+        except WorkersError as exc:
+            common.err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(EXIT_ERROR) from None
         return
     from api.app import create_app
 

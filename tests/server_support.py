@@ -32,11 +32,12 @@ def run_cli(env, *args) -> str:
 class Server:
     """`corridor serve` on a free port, started and waited for until /ready answers 200."""
 
-    def __init__(self, env, ready_seconds: float = 180) -> None:
+    def __init__(self, env, ready_seconds: float = 180, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(self.port), "--log-level", "warning"],
+            [sys.executable, "-m", "cli", "serve", "--port", str(self.port), "--log-level", "warning",
+             "--workers", str(workers)],
             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + ready_seconds

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from recommender.settings import Settings
@@ -203,3 +204,69 @@ def test_cli_and_api_writers_share_one_store_and_lose_nothing(deployment, tmp_pa
     # and the CLI ranks for an organisation added through the API
     done = _corridor(env, "recommend", "--org", "kr-api1-24", "--region", "EU", "--k", "5")
     assert "radar-" in done.stdout
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _workers(supervisor) -> list:
+    """The supervisor's running worker processes (not multiprocessing's resource tracker, not a dead one)."""
+    found = []
+    for child in supervisor.children():
+        try:
+            if any("spawn_main" in part for part in child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # gone, or a zombie the supervisor has not reaped yet
+            pass
+    return found
+
+
+def _connections_per_worker(workers, port: int) -> list[int]:
+    return [sum(1 for c in w.net_connections(kind="tcp") if c.laddr and c.laddr.port == port
+                and c.status == psutil.CONN_ESTABLISHED) for w in workers]
+
+
+def test_workers_each_listen_on_the_port_share_connections_and_stop_together(deployment):
+    env, _ = deployment
+    server = Server(env, workers=2)
+    try:
+        supervisor = psutil.Process(server.proc.pid)
+        deadline = time.monotonic() + 120
+        while len(_workers(supervisor)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _workers(supervisor)
+        assert len(workers) == 2
+        # both workers serve: once both have started, 16 keep-alive connections opened at once are spread
+        # over them (uvicorn's shared socket let one worker take all 16)
+        while not all(_connections_per_worker(workers, server.port)) and time.monotonic() < deadline:
+            clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(16)]
+            try:
+                for client in clients:
+                    assert client.get("/health").status_code == 200
+                spread = _connections_per_worker(workers, server.port)
+                if all(spread):
+                    break
+            finally:
+                for client in clients:
+                    client.close()
+            time.sleep(1)  # the second worker may still be starting: it listens once its app is up
+        assert sum(spread) == 16 and all(spread), spread
+        # a second deployment on the same port is refused, not mixed in
+        taken = subprocess.run([sys.executable, "-m", "cli", "serve", "--port", str(server.port), "--workers", "2"],
+                               env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert taken.returncode == 2 and f"cannot bind 127.0.0.1:{server.port}" in taken.stderr
+        # a worker that dies is replaced
+        workers[0].kill()
+        while (len(_workers(supervisor)) < 2 or workers[0] in _workers(supervisor)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert workers[0] not in _workers(supervisor) and len(_workers(supervisor)) == 2
+        assert _ready(server.url)
+        workers = _workers(supervisor)
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
