@@ -173,8 +173,19 @@ class Store:
         if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
             event.listen(self.engine, "connect", self._sqlite_wal)
         event.listen(self.engine, "handle_error", _unavailable)
-        Base.metadata.create_all(self.engine)
+        self._create_tables()
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _create_tables(self, attempts: int = 3) -> None:
+        """Create the missing tables. Processes that start together on a new database (a server's workers)
+        race: a table another one created between the check and the CREATE is there already, so look again."""
+        for attempt in range(attempts):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except StoreUnavailableError as exc:
+                if "already exists" not in str(exc) or attempt == attempts - 1:
+                    raise
 
     def _sqlite_wal(self, dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()

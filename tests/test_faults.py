@@ -152,3 +152,24 @@ def test_kill_9_during_data_add_stores_all_or_nothing_and_a_rerun_adds_everythin
     with Store(f"sqlite:///{database}") as store:
         assert len(store.organisations()) == rows
     assert not [p for p in (tmp_path / "state").rglob("*.tmp")]
+
+
+def test_processes_creating_a_new_database_together_all_open_it(tmp_path, monkeypatch):
+    """A server's workers start together on a new database: another one creates the tables between this one's
+    check and its CREATE (simulated here), and this one must still open the store."""
+    from recommender import store as store_module
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    real_create_all = store_module.Base.metadata.create_all
+    raced = []
+
+    def create_all_losing_the_race(engine, **kwargs):
+        if not raced:
+            raced.append(True)
+            Store(url).engine.dispose()  # the other worker wins: every table exists now
+            return real_create_all(engine, checkfirst=False)  # this one's CREATE was already under way
+        return real_create_all(engine, **kwargs)
+
+    monkeypatch.setattr(store_module.Base.metadata, "create_all", create_all_losing_the_race)
+    store = Store(url)
+    assert raced and store.count("keys") == 0
