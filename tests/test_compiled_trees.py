@@ -98,3 +98,14 @@ def test_a_compiled_ranker_ranks_and_explains_as_lightgbm_does_and_pickles_witho
     assert copy.compiled_ == {} and ranker.compiled_
     ids, _ = copy.rank(index, queries[0], 10)
     assert ids.tolist() == after[0][0].tolist()
+
+
+def test_refitting_drops_the_heads_compiled_before(tmp_path):
+    world = world_with_a_funder()
+    train_index = make_index(world, cutoff=2021)
+    data, _ = training_set({2022: train_index}, world, TrainConfig(label_years=(2022,), negatives_per_query=20),
+                           LearnedRanker())
+    refitted = LearnedRanker(n_estimators=40, min_child_samples=5).fit(train_index, data)
+    assert refitted.compile_heads(tmp_path, build=True)
+    refitted.fit(train_index, data)
+    assert refitted.compiled_ == {}

@@ -313,6 +313,7 @@ class LearnedRanker(RankerBase):
         if training is None:
             raise ValueError("LearnedRanker.fit needs a TrainingSet (see training/ranker.py)")
         self.heads_ = {}
+        self.compiled_ = {}  # compiled from the heads being replaced
         for head in self.HEADS:
             if head not in training.X:
                 continue
