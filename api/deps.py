@@ -20,28 +20,34 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_corridor(request: Request) -> Corridor:
+def corridor_of(request: Request) -> Corridor:
     corridor = getattr(request.app.state, "corridor", None)
     if corridor is None:
         raise NotReadyError("the service is starting; retry shortly")
     return corridor
 
 
+async def get_corridor(request: Request) -> Corridor:
+    """Async because it never blocks: FastAPI runs a plain ``def`` dependency in the thread pool, one hand-off
+    between threads per request for an attribute read."""
+    return corridor_of(request)
+
+
 def require_read(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
-    return get_corridor(request).authenticate(secret, "read")
+    return corridor_of(request).authenticate(secret, "read")
 
 
 def require_write(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
-    return get_corridor(request).authenticate(secret, "write")
+    return corridor_of(request).authenticate(secret, "write")
 
 
 def require_admin(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
-    return get_corridor(request).authenticate(secret, "admin")
+    return corridor_of(request).authenticate(secret, "admin")
 
 
-def known_query_parameters(request: Request) -> None:
+async def known_query_parameters(request: Request) -> None:
     """Refuse query parameters the route does not take: a misspelt filter (``prority=drones``) must not quietly
-    return unfiltered results."""
+    return unfiltered results. Async, as it never blocks (see get_corridor)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return

@@ -370,11 +370,16 @@ class Corridor:
 
     def _compile_heads(self, recommender: Recommender | None) -> None:
         """Serve the ranking heads from native code: loaded when compiled before on this host, else compiled
-        now (one to two seconds a head: worth it for a server or a batch job, not for one query)."""
+        now (one to two seconds a head: worth it for a server or a batch job, not for one query); and explain
+        them from per-leaf TreeSHAP tables."""
         ranker = recommender.ranker if recommender is not None else None
-        if (isinstance(ranker, LearnedRanker) and len(ranker.compiled_) < len(ranker.heads_)
+        if not isinstance(ranker, LearnedRanker):
+            return
+        if (len(ranker.compiled_) < len(ranker.heads_)
                 and self.model is not None and self.model.compiled_dir is not None):
             ranker.compile_heads(self.model.compiled_dir, build=True)
+        if not ranker.explainers_:
+            ranker.prepare_explainers()
 
     def _try_model(self) -> None:
         self._model_tried = True

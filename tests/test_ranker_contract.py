@@ -3,8 +3,8 @@ to ``RANKERS`` is tested here without a line of test code.
 
 Each ranker is fitted on a tiny synthetic world with a funding body in it (features up to 2021 for the
 learned ranker's training set, then served over every year); Hypothesis draws the queries. The learned ranker
-runs twice: on LightGBM's predict and on its heads compiled to native code (its reloaded copy, on LightGBM's
-predict, must then rank the same).
+runs twice: on LightGBM's predict and TreeSHAP, and as a server runs it, with its heads compiled to native
+code and explained from per-leaf TreeSHAP tables (its reloaded copy, on LightGBM's, must then rank the same).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def fitted_ranker(name: str, index: RankingIndex, training) -> Ranker:
     return cls().fit(index)
 
 
-COMPILED = "learned, heads compiled to native code"
+COMPILED = "learned, heads compiled to native code and explained from tables"
 
 
 @pytest.fixture(scope="module", params=[*sorted(RANKERS), COMPILED])
@@ -63,6 +63,7 @@ def ranker(request, index, training, tmp_path_factory) -> Ranker:
         learned = fitted_ranker("learned", index, training)
         assert isinstance(learned, LearnedRanker)
         assert learned.compile_heads(tmp_path_factory.mktemp("compiled-trees"), build=True) == len(learned.heads_)
+        assert learned.prepare_explainers() == len(learned.heads_)
         return learned
     return fitted_ranker(request.param, index, training)
 
