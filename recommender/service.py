@@ -14,6 +14,7 @@ which the adapters turn into HTTP status codes and exit codes.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -104,6 +105,17 @@ class ModelSource:
         if self.manifest_sha() != sha:  # replaced while loading: let the next check load the new one
             sha = None
         return ranker, manifest, sha
+
+
+def settle_long_lived_objects() -> None:
+    """Take the objects alive now (a warmed snapshot: some 575,000 on the shipped data) out of the cyclic
+    garbage collector's reach: a full collection walks every one of them, about 280 ms with the interpreter
+    lock held, and under load the collector starts one now and then, in the middle of requests. Garbage left
+    by an earlier snapshot is collected first (once per warming); the frozen objects are still freed by
+    reference counting when nothing holds them."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class WorldSource(Protocol):
@@ -365,6 +377,8 @@ class Corridor:
                     if self.serving is not serving:
                         return  # swapped meanwhile: the new snapshot warms itself
                     self.pairings(priority)
+            if self.serving is serving:
+                settle_long_lived_objects()
         except Exception:  # noqa: BLE001 - a cache that stays cold is computed on first use instead
             log.exception("warming the caches failed; they fill on first use")
 

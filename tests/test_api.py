@@ -3,6 +3,7 @@ every route, its error paths, API keys and scopes, limits, CORS and the model li
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -14,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from recommender.service import Corridor
+from recommender.service import Corridor, settle_long_lived_objects
 from recommender.settings import Settings
 from recommender.store import Store
 from tests.api_support import copy_model, synthetic_corridor, train_model
@@ -346,6 +347,16 @@ def test_a_warming_server_has_every_priority_map_and_eligibility_cached_before_i
         time.sleep(0.05)
     assert api.get("/v1/pairings", params={"priority": "unmanned"}).json()["cached"]
     assert all(("eligibility", i) in serving.index.cache for i in api.corridor.source.rulebook().instrument_ids)
+    assert set(serving.recommender.ranker.explainers_) == set(serving.recommender.ranker.heads_)
+
+
+def test_settling_takes_the_objects_alive_now_out_of_the_collectors_reach():
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    kept = [[i] for i in range(1000)]
+    settle_long_lived_objects()
+    assert gc.get_freeze_count() >= len(kept)
+    gc.unfreeze()
 
 
 def test_pairings_are_korean_european_sorted_and_cached(api):
