@@ -33,15 +33,18 @@ async def get_corridor(request: Request) -> Corridor:
     return corridor_of(request)
 
 
-def require_read(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
+# The key checks run on the event loop: one indexed lookup (about 0.2 ms on SQLite) costs less than handing it
+# to the thread pool, and a request that queued there for its key would queue again for its route, behind the
+# requests that arrived meanwhile (under load, the main source of uneven latency).
+async def require_read(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
     return corridor_of(request).authenticate(secret, "read")
 
 
-def require_write(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
+async def require_write(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
     return corridor_of(request).authenticate(secret, "write")
 
 
-def require_admin(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
+async def require_admin(request: Request, secret: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
     return corridor_of(request).authenticate(secret, "admin")
 
 

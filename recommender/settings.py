@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(30.0, ge=0)
     # Requests one server process works on at once (the rest wait their turn, first come first served):
     # ranking is CPU-bound, and more threads than cores only share the interpreter and lengthen the tail.
+    # Under `corridor serve --workers N`, a worker's default is the cores shared out (api/workers.py).
     request_threads: int = Field(2, ge=1, le=256)
 
     @model_validator(mode="after")

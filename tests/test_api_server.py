@@ -230,7 +230,7 @@ def _connections_per_worker(workers, port: int) -> list[int]:
                 and c.status == psutil.CONN_ESTABLISHED) for w in workers]
 
 
-def test_workers_each_listen_on_the_port_share_connections_and_stop_together(deployment):
+def test_workers_each_listen_on_the_port_share_connections_evenly_and_stop_together(deployment):
     env, _ = deployment
     server = Server(env, workers=2)
     try:
@@ -240,21 +240,22 @@ def test_workers_each_listen_on_the_port_share_connections_and_stop_together(dep
             time.sleep(0.2)
         workers = _workers(supervisor)
         assert len(workers) == 2
-        # both workers serve: once both have started, 16 keep-alive connections opened at once are spread
-        # over them (uvicorn's shared socket let one worker take all 16)
-        while not all(_connections_per_worker(workers, server.port)) and time.monotonic() < deadline:
-            clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(16)]
-            try:
+        # both workers serve, 16 keep-alive connections between them within one of each other: the kernel
+        # spreads new connections by a hash (uvicorn's shared socket let one worker take all 16), and a worker
+        # holding two more than the other closes one after a response, the client's reconnection placed afresh
+        clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(16)]
+        try:
+            while time.monotonic() < deadline:
                 for client in clients:
                     assert client.get("/health").status_code == 200
                 spread = _connections_per_worker(workers, server.port)
-                if all(spread):
+                if sum(spread) == 16 and max(spread) - min(spread) <= 1:
                     break
-            finally:
-                for client in clients:
-                    client.close()
-            time.sleep(1)  # the second worker may still be starting: it listens once its app is up
-        assert sum(spread) == 16 and all(spread), spread
+                time.sleep(0.2)  # the second worker may still be starting: it listens once its app is up
+        finally:
+            for client in clients:
+                client.close()
+        assert sum(spread) == 16 and max(spread) - min(spread) <= 1, spread
         # a second deployment on the same port is refused, not mixed in
         taken = subprocess.run([sys.executable, "-m", "cli", "serve", "--port", str(server.port), "--workers", "2"],
                                env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
