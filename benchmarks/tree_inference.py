@@ -6,7 +6,9 @@ Rows are real: the feature rows of the candidates of organisation queries on the
 
 1. LightGBM ``Booster.predict`` on one thread: per million rows (one large batch) and per query (one call per
    query's candidates, as serving makes it). The anchor.
-2. LightGBM TreeSHAP (``pred_contrib``) per row: what an explanation costs, run on the shown rows only.
+2. LightGBM TreeSHAP (``pred_contrib``) per row: what an explanation costs, run on the shown rows only; and
+   TreeSHAP from per-leaf tables (recommender/ranking/path_shap.py, what serving explains with once its
+   warming built them) on ten shown rows per query, against pred_contrib on the same rows.
 3. The head compiled to native code by lleaves (recommender/ranking/compiled_trees.py, what serving runs once
    its background warming has compiled or loaded it): the compile time, the same figures as the anchor, the
    largest margin difference from LightGBM, and how many queries keep exactly the same top 20.
@@ -29,6 +31,7 @@ import numpy as np
 from recommender.ranking.compiled_trees import compiled_margins
 from recommender.ranking.features import FEATURES, pair_features, query_context
 from recommender.ranking.index import Query
+from recommender.ranking.path_shap import path_explainer
 from recommender.service import open_corridor
 from recommender.settings import Settings
 
@@ -83,6 +86,24 @@ def onnx_predictor(booster):
     return (lambda X: session.run(None, {name: X})[0].ravel()), converted
 
 
+def explain_tables(booster, rows: list[np.ndarray], repeats: int) -> None:
+    """TreeSHAP from per-leaf tables (recommender/ranking/path_shap.py, what serving explains with) against
+    LightGBM's pred_contrib on the ten top rows of each query, as a ranking shows them."""
+    start = time.perf_counter()
+    explainer = path_explainer(booster)
+    built = time.perf_counter() - start
+    if explainer is None:
+        print("TreeSHAP tables: not measured (the head has splits the tables do not cover)")
+        return
+    shown = [X[:10] for X in rows]
+    anchor = per_query_ms(lambda X: booster.predict(X, pred_contrib=True, num_threads=1), shown, repeats)
+    tables = per_query_ms(explainer.contributions, shown, repeats)
+    diff = max(float(np.abs(booster.predict(X, pred_contrib=True)[:, :-1] - explainer.contributions(X)).max())
+               for X in shown)
+    print(f"TreeSHAP tables (built in {built:.2f} s): {tables:6.3f} ms per ten shown rows against "
+          f"{anchor:6.3f} ms with pred_contrib ({anchor / tables:.2f}x); largest difference {diff:.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=60)
@@ -107,6 +128,7 @@ def main() -> None:
     print(f"LightGBM TreeSHAP (pred_contrib), 1 thread: {contrib / len(shown) * 1e3:6.3f} ms per row "
           f"({contrib / len(shown) / (anchor_million / 1e6):.0f}x a prediction), "
           f"{contrib * 1e3:.2f} ms for 20 shown rows")
+    explain_tables(booster, rows, args.repeats)
 
     def compare(name: str, predict, prepared: str) -> None:
         million = median_seconds(lambda: predict(batch), args.repeats) / len(batch) * 1e6
