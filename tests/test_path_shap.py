@@ -105,3 +105,8 @@ def test_the_ranker_explains_from_tables_as_it_does_without_them():
     assert pickle.loads(pickle.dumps(ranker)).explainers_ == {}
     ranker.fit(train_index, data)
     assert ranker.explainers_ == {}  # tables of the replaced heads are gone with them
+
+
+def test_tables_too_large_for_memory_are_not_built(booster, monkeypatch):
+    monkeypatch.setattr("recommender.ranking.path_shap.MAX_TABLE_VALUES", 1_000)
+    assert path_explainer(booster) is None

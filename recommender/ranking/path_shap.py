@@ -16,8 +16,10 @@ computed once per model; a query then reads one pattern per leaf (interval tests
 its values up and adds them per feature. The tables sum to LightGBM's contributions within float64 rounding
 (tests/test_path_shap.py compares them on the shipped heads and on random forests).
 
-Numerical splits with missing type None only (LightGBM then reads NaN as 0): a model with other splits keeps
-LightGBM's TreeSHAP (:func:`path_explainer` returns None).
+Numerical splits with missing type None only (LightGBM then reads NaN as 0): a model with other splits, or
+whose tables would pass ``MAX_TABLE_VALUES`` (deep trees: a leaf's table doubles with each feature on its
+path), keeps LightGBM's TreeSHAP (:func:`path_explainer` returns None). The shipped heads' tables hold about
+4 MB each.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 from scipy import sparse
 
 MAX_PATH_FEATURES = 16  # a leaf's table holds 2**d * d values; deeper paths keep LightGBM's TreeSHAP
+MAX_TABLE_VALUES = 16_000_000  # 128 MB of float64 for a model; larger ones keep LightGBM's TreeSHAP
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class PathExplainer:
 
 def path_explainer(booster: Any) -> PathExplainer | None:
     """The per-leaf tables of a LightGBM booster, or None when a split is not numerical with missing type
-    None, or a path holds more than ``MAX_PATH_FEATURES`` distinct features."""
+    None, a path holds more than ``MAX_PATH_FEATURES`` distinct features or the tables would hold more than
+    ``MAX_TABLE_VALUES`` values."""
     model = booster.dump_model()
     leaves: list[tuple[float, list[tuple[int, float, float, float]]]] = []
     for tree in model["tree_info"]:
@@ -115,6 +119,8 @@ def _tables(n_features: int, leaves: list[tuple[float, list[tuple[int, float, fl
         return None
     widths = np.array([len(path) for _, path in leaves], dtype=np.int64)
     sizes = (2**widths) * widths
+    if sizes.sum() > MAX_TABLE_VALUES:
+        return None
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     table = np.zeros(int(sizes.sum()))
     for d in np.unique(widths):
