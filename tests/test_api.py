@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from recommender.service import Corridor, settle_long_lived_objects
+from recommender.service import REHEARSAL_RECORD, Corridor, settle_long_lived_objects
 from recommender.settings import Settings
 from recommender.store import Store
 from tests.api_support import copy_model, synthetic_corridor, train_model
@@ -339,6 +339,7 @@ def test_match_free_text(api):
 
 
 def test_a_warming_server_has_every_priority_map_and_eligibility_cached_before_it_is_asked(make_api):
+    gc.unfreeze()  # an earlier warming in this process froze its objects; this one's freeze is awaited below
     api = make_api(warm_caches=True)
     serving = api.corridor.serving
     deadline = time.monotonic() + 30
@@ -348,6 +349,13 @@ def test_a_warming_server_has_every_priority_map_and_eligibility_cached_before_i
     assert api.get("/v1/pairings", params={"priority": "unmanned"}).json()["cached"]
     assert all(("eligibility", i) in serving.index.cache for i in api.corridor.source.rulebook().instrument_ids)
     assert set(serving.recommender.ranker.explainers_) == set(serving.recommender.ranker.heads_)
+    deadline = time.monotonic() + 30
+    while gc.get_freeze_count() == 0:  # the warming's last steps: the rehearsed addition, then the freeze
+        assert time.monotonic() < deadline, "warming did not finish"
+        time.sleep(0.05)
+    rehearsal = REHEARSAL_RECORD["id"]
+    assert rehearsal not in api.corridor.serving.index.row_of and not api.corridor.store.has_organisation(rehearsal)
+    error(api.get(f"/v1/organisations/{rehearsal}"), 404, "unknown_organisation")
 
 
 def test_settling_takes_the_objects_alive_now_out_of_the_collectors_reach():
