@@ -29,7 +29,6 @@ import socket
 import time
 from collections.abc import Callable, MutableSequence
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -146,10 +145,8 @@ def _worker(host: str, port: int, log_level: str, counts: MutableSequence[int], 
     if "request_threads" not in settings.model_fields_set:
         settings = settings.model_copy(update={"request_threads": request_threads})
     sock = port_socket(host, port)
-    state: dict[str, Any] = {}
-    app = ConnectionBalance(create_app(settings), counts, slot,
-                            lambda: len(state["server"].server_state.connections))
-    state["server"] = server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+    app = ConnectionBalance(create_app(settings), counts, slot, lambda: len(server.server_state.connections))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
     server.run(sockets=[sock])  # listens once the app has started
 
 

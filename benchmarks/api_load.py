@@ -139,6 +139,14 @@ def start_server(env: dict, port: int, workers: int = 1, timeout: float = 900) -
     raise SystemExit("server not ready in time")
 
 
+def partners_path(q: dict) -> str:
+    return f"/v1/organisations/{q['org_id']}/partners"
+
+
+def partners_params(q: dict, k: int) -> dict:
+    return {"k": k, **{key: v for key, v in q.items() if key != "org_id"}}
+
+
 async def run_load(base: str, headers: dict, queries: list[dict], k: int, total: int, concurrency: int):
     """(latencies, errors, wall seconds) for ``total`` requests with ``concurrency`` in flight."""
     latencies: list[float] = []
@@ -151,10 +159,9 @@ async def run_load(base: str, headers: dict, queries: list[dict], k: int, total:
         async def worker() -> None:
             for i in counter:
                 q = queries[i % len(queries)]
-                params = {"k": k, **{key: v for key, v in q.items() if key != "org_id"}}
                 start = time.perf_counter()
                 try:
-                    response = await client.get(f"/v1/organisations/{q['org_id']}/partners", params=params)
+                    response = await client.get(partners_path(q), params=partners_params(q, k))
                     elapsed = time.perf_counter() - start
                     if response.status_code != 200:
                         errors.append(f"{response.status_code}: {response.text[:200]}")
@@ -169,9 +176,6 @@ async def run_load(base: str, headers: dict, queries: list[dict], k: int, total:
     return latencies, errors, wall
 
 
-def request_path(q: dict, k: int) -> str:
-    params = {"k": k, **{key: v for key, v in q.items() if key != "org_id"}}
-    return f"/v1/organisations/{q['org_id']}/partners?{urlencode(params)}"
 
 
 async def run_load_raw(host: str, port: int, headers: dict, queries: list[dict], k: int, total: int,
@@ -188,7 +192,8 @@ async def run_load_raw(host: str, port: int, headers: dict, queries: list[dict],
         reader, writer = await asyncio.open_connection(host, port)
         try:
             for i in counter:
-                request = f"GET {request_path(queries[i % len(queries)], k)} HTTP/1.1\r\n{head}\r\n".encode()
+                q = queries[i % len(queries)]
+                request = f"GET {partners_path(q)}?{urlencode(partners_params(q, k))} HTTP/1.1\r\n{head}\r\n".encode()
                 start = time.perf_counter()
                 writer.write(request)
                 status_line = await reader.readline()

@@ -374,7 +374,7 @@ class Corridor:
         try:
             self._load_query_encoder()
             serving.index.vector_search.prepare()
-            self._compile_heads(serving.recommender)
+            self._prepare_heads(serving.recommender)
             fill_query_caches(serving.index)
             for instrument in self.source.rulebook().instrument_ids:
                 serving.index.eligibility(instrument)
@@ -404,7 +404,7 @@ class Corridor:
         organisation_profile(index.catalogue, index.profiles, record["id"], tagger=serving.tagger)
         self.source.catalogue_ids()
 
-    def _compile_heads(self, recommender: Recommender | None) -> None:
+    def _prepare_heads(self, recommender: Recommender | None) -> None:
         """Serve the ranking heads from native code: loaded when compiled before on this host, else compiled
         now (one to two seconds a head: worth it for a server or a batch job, not for one query); and explain
         them from per-leaf TreeSHAP tables."""
@@ -812,7 +812,7 @@ class Corridor:
 
         check_rank_request(k, out)
         _, recommender = self._recommender()
-        self._compile_heads(recommender)
+        self._prepare_heads(recommender)
         return rank_query_file_on(recommender, queries, k, out, engine, progress or NULL_PROGRESS)
 
     def pairing_report(self, request, out_dir: Path, orgs: Path | None = None, engine=None, progress=None):
@@ -824,7 +824,7 @@ class Corridor:
         progress = progress or NULL_PROGRESS
         request = replace(request, priority=self.priority_id(request.priority))
         _, recommender = self._recommender()
-        self._compile_heads(recommender)
+        self._prepare_heads(recommender)
         rejected: list = []
         if orgs is not None:
             ids, rejected = read_org_ids(orgs, recommender.index)

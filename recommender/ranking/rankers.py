@@ -382,16 +382,8 @@ class LearnedRanker(RankerBase):
         compiled; the rest stay with LightGBM's predict."""
         from recommender.ranking.compiled_trees import compiled_margins
 
-        by_text: dict[str, Any] = {}
-        compiled = {}
-        for head, booster in self.heads_.items():
-            text = booster.model_to_string()
-            if text not in by_text:
-                by_text[text] = compiled_margins(text, cache_dir, build)
-            if by_text[text] is not None:
-                compiled[head] = by_text[text]
-        self.compiled_ = compiled
-        return len(compiled)
+        self.compiled_ = self._once_per_model(lambda text, _: compiled_margins(text, cache_dir, build))
+        return len(self.compiled_)
 
     def prepare_explainers(self) -> int:
         """Explain from per-leaf TreeSHAP tables (see path_shap.py): LightGBM's contributions within float64
@@ -400,15 +392,21 @@ class LearnedRanker(RankerBase):
         number of heads explained from tables; the rest keep LightGBM's TreeSHAP."""
         from recommender.ranking.path_shap import path_explainer
 
-        by_booster: dict[int, Any] = {}
-        explainers = {}
+        self.explainers_ = self._once_per_model(lambda _, booster: path_explainer(booster))
+        return len(self.explainers_)
+
+    def _once_per_model(self, build: Callable[[str, Any], Any]) -> dict[str, Any]:
+        """``build(model text, booster)`` once per distinct model among the heads (the defence head may be the
+        org head), by head; heads whose build gave None are left out."""
+        by_text: dict[str, Any] = {}
+        built = {}
         for head, booster in self.heads_.items():
-            if id(booster) not in by_booster:
-                by_booster[id(booster)] = path_explainer(booster)
-            if by_booster[id(booster)] is not None:
-                explainers[head] = by_booster[id(booster)]
-        self.explainers_ = explainers
-        return len(explainers)
+            text = booster.model_to_string()
+            if text not in by_text:
+                by_text[text] = build(text, booster)
+            if by_text[text] is not None:
+                built[head] = by_text[text]
+        return built
 
     def explain_rows(self, head: str, X: np.ndarray) -> np.ndarray:
         """(len(X), n_features): each feature's TreeSHAP contribution to the margin of feature rows ``X``
