@@ -87,8 +87,8 @@ def synthetic_throughput(args) -> None:
     ranker = synthetic_ranker(index)
     with tempfile.TemporaryDirectory() as cache:  # as a batch job does: the heads compiled to native code
         compiled = ranker.compile_heads(Path(cache), build=True)
-    print(f"index and model built in {time.perf_counter() - start:.0f} s; {compiled} of {len(ranker.heads_)} heads "
-          "compiled to native code (the anchor and the two-stage map alike)")
+    print(f"index and model built in {time.perf_counter() - start:.0f} s; {compiled} of "
+          f"{len(ranker.head_models_)} heads compiled to native code (the anchor and the two-stage map alike)")
     kr = np.flatnonzero(index.side_masks["KR"])
     eu = np.flatnonzero(index.side_masks["EU"])
     anchor_kr = kr[: args.anchor_kr]

@@ -112,7 +112,7 @@ def main() -> None:
     # to native code, the generators' orders and the query-independent candidate columns
     index.vector_search.prepare()
     compiled = learned.compile_heads(settings.compiled_trees_dir, build=True)
-    print(f"ranking heads compiled to native code: {compiled} of {len(learned.heads_)}")
+    print(f"ranking heads compiled to native code: {compiled} of {len(learned.head_models_)}")
     fill_query_caches(index)
     kr = [i for i in index.ids[index.side_masks["KR"]] if index.has_profile[index.row_of[i]]]
     eu = index.ids[index.side_masks["EU"] & index.has_profile & (index.graph.degree > 0)]

@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     recommender = open_corridor(Settings()).recommender()
-    booster = recommender.ranker.heads_["org"]
+    booster = recommender.ranker.booster("org")
     rows = query_rows(recommender, args.queries, np.random.default_rng(0))
     batch = np.ascontiguousarray(np.concatenate(rows * max(1, 200_000 // sum(len(X) for X in rows))))
     print(f"org head: {booster.num_trees()} trees; {len(rows)} queries, median "

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,6 @@ from recommender.errors import (
     StoreUnavailableError,
     UnauthorizedError,
 )
-from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.taxonomy import Taxonomy
 from recommender.ranking.incremental import description_texts, with_organisations
 from recommender.ranking.index import Query, RankingIndex
@@ -50,6 +49,9 @@ from recommender.ranking.threads import single_openmp_thread
 from recommender.rules import RuleBook
 from recommender.store import CLI_ACTOR, Actor, ApiKey, Store
 from recommender.views import model_info, organisation_record, text_sha256
+
+if TYPE_CHECKING:
+    from recommender.profiles.tagger import PriorityTagger
 
 log = logging.getLogger("corridor")
 
@@ -102,6 +104,7 @@ class ModelSource:
         ranker = LearnedRanker.load(directory, expect=expect)
         if self.compiled_dir is not None:
             ranker.compile_heads(self.compiled_dir, build=False)
+            ranker.prepare_explainers(self.compiled_dir, build=False)
         if self.manifest_sha() != sha:  # replaced while loading: let the next check load the new one
             sha = None
         return ranker, manifest, sha
@@ -407,15 +410,15 @@ class Corridor:
     def _prepare_heads(self, recommender: Recommender | None) -> None:
         """Serve the ranking heads from native code: loaded when compiled before on this host, else compiled
         now (one to two seconds a head: worth it for a server or a batch job, not for one query); and explain
-        them from per-leaf TreeSHAP tables."""
+        them from per-leaf TreeSHAP tables, saved beside them for the next process."""
         ranker = recommender.ranker if recommender is not None else None
         if not isinstance(ranker, LearnedRanker):
             return
-        if (len(ranker.compiled_) < len(ranker.heads_)
-                and self.model is not None and self.model.compiled_dir is not None):
-            ranker.compile_heads(self.model.compiled_dir, build=True)
-        if not ranker.explainers_:
-            ranker.prepare_explainers()
+        cache_dir = self.model.compiled_dir if self.model is not None else None
+        if len(ranker.compiled_) < len(ranker.head_models_) and cache_dir is not None:
+            ranker.compile_heads(cache_dir, build=True)
+        if len(ranker.explainers_) < len(ranker.head_models_):
+            ranker.prepare_explainers(cache_dir, build=True)
 
     def _try_model(self) -> None:
         self._model_tried = True

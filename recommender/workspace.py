@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,11 +18,13 @@ from recommender.catalogue import Catalogue, load_catalogue
 from recommender.catalogue.store import with_user_organisations
 from recommender.catalogue.versions import CatalogueVersions
 from recommender.profiles.encoder import Encoder
-from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, TextEncoder, build_profiles, score_texts
 from recommender.profiles.tagger_store import load_tagger, tagger_directory, verify_tagger
 from recommender.profiles.taxonomy import Taxonomy, TermMatcher, load_taxonomy
 from recommender.ranking.index import TextEncoderFn
+
+if TYPE_CHECKING:
+    from recommender.profiles.tagger import PriorityTagger
 
 log = logging.getLogger(__name__)
 

@@ -348,7 +348,7 @@ def test_a_warming_server_has_every_priority_map_and_eligibility_cached_before_i
         time.sleep(0.05)
     assert api.get("/v1/pairings", params={"priority": "unmanned"}).json()["cached"]
     assert all(("eligibility", i) in serving.index.cache for i in api.corridor.source.rulebook().instrument_ids)
-    assert set(serving.recommender.ranker.explainers_) == set(serving.recommender.ranker.heads_)
+    assert set(serving.recommender.ranker.explainers_) == set(serving.recommender.ranker.head_models_)
     deadline = time.monotonic() + 30
     while gc.get_freeze_count() == 0:  # the warming's last steps: the rehearsed addition, then the freeze
         assert time.monotonic() < deadline, "warming did not finish"

@@ -271,3 +271,21 @@ def test_workers_each_listen_on_the_port_share_connections_evenly_and_stop_toget
         server.stop()
     assert server.proc.returncode == 0
     assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+
+
+def test_a_one_shot_command_after_a_batch_job_imports_neither_lightgbm_nor_scikit_learn(deployment, tmp_path):
+    """A batch job (as a server's warming) saves the ranking heads compiled and their TreeSHAP tables; a later
+    `corridor recommend` reads them and explains its ranking without importing LightGBM or scikit-learn
+    (about 1 s of its start-up). `python -X importtime` lists every module the process imported."""
+    env, _ = deployment
+    queries = tmp_path / "queries.csv"
+    queries.write_text("query_id,org_id,region\nq1,radar-kr-8,EU\n")
+    run_cli(env, "rank", "--queries", str(queries), "--k", "5", "--out", str(tmp_path / "ranked.csv"))
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli", "recommend", "--org", "radar-kr-8",
+                           "--region", "EU", "--k", "5", "--json"],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "recommender.ranking.rankers" in imported
+    assert not {name for name in imported if name.split(".")[0] in {"lightgbm", "sklearn"}}
+    assert '"contributions": [\n' in done.stdout, done.stdout[:2000]

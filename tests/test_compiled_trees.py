@@ -88,7 +88,7 @@ def test_a_compiled_ranker_ranks_and_explains_as_lightgbm_does_and_pickles_witho
     queries = [Query(org_id=str(i), region="EU") for i in index.ids[index.side_masks["KR"]]]
     queries += [Query(text="drone swarm radar", region="EU")]
     before = [ranker.rank_explained(index, index.resolve(q), 10) for q in queries]
-    assert ranker.compile_heads(tmp_path, build=True) == len(ranker.heads_)
+    assert ranker.compile_heads(tmp_path, build=True) == len(ranker.head_models_)
     after = [ranker.rank_explained(index, index.resolve(q), 10) for q in queries]
     for (ids_a, scores_a, contrib_a), (ids_b, scores_b, contrib_b) in zip(before, after, strict=True):
         assert ids_a.tolist() == ids_b.tolist()

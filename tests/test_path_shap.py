@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 
 from recommender.ranking.features import FEATURES
 from recommender.ranking.index import Query
-from recommender.ranking.path_shap import path_explainer
+from recommender.ranking.path_shap import cached_path_explainer, path_explainer
 from recommender.ranking.rankers import LearnedRanker
 from tests.conftest import REPO
 from tests.test_ranking import make_index
@@ -95,7 +95,7 @@ def test_the_ranker_explains_from_tables_as_it_does_without_them():
     queries = [Query(org_id=str(i), region="EU") for i in index.ids[index.side_masks["KR"]]]
     queries += [Query(text="drone swarm radar", region="EU")]
     before = [ranker.rank_explained(index, index.resolve(q), 10) for q in queries]
-    assert ranker.prepare_explainers() == len(ranker.heads_)
+    assert ranker.prepare_explainers() == len(ranker.head_models_)
     after = [ranker.rank_explained(index, index.resolve(q), 10) for q in queries]
     for (ids_a, scores_a, contrib_a), (ids_b, scores_b, contrib_b) in zip(before, after, strict=True):
         assert ids_a.tolist() == ids_b.tolist()
@@ -110,3 +110,46 @@ def test_the_ranker_explains_from_tables_as_it_does_without_them():
 def test_tables_too_large_for_memory_are_not_built(booster, monkeypatch):
     monkeypatch.setattr("recommender.ranking.path_shap.MAX_TABLE_VALUES", 1_000)
     assert path_explainer(booster) is None
+
+
+def test_saved_tables_read_back_explain_alike_without_the_booster(booster, tmp_path):
+    """A process that finds the tables saved reads them back and never builds a booster (serving then needs
+    no LightGBM); without them and without ``build`` there is nothing; a damaged file is built again."""
+    text = booster.model_to_string()
+
+    def no_booster():
+        raise AssertionError("the booster was asked for")
+
+    assert cached_path_explainer(text, no_booster, tmp_path, build=False) is None
+    built = cached_path_explainer(text, lambda: booster, tmp_path, build=True)
+    (saved,) = tmp_path.glob("*.shap.npz")
+    read_back = cached_path_explainer(text, no_booster, tmp_path, build=False)
+    X = np.random.default_rng(3).normal(size=(50, N_FEATURES))
+    np.testing.assert_array_equal(read_back.contributions(X), built.contributions(X))
+    np.testing.assert_allclose(read_back.contributions(X), lightgbm_contributions(booster, X), rtol=0, atol=1e-12)
+    assert cached_path_explainer(text.replace("tree", "tree ", 1), no_booster, tmp_path, build=False) is None
+    saved.write_bytes(saved.read_bytes()[:100])
+    assert cached_path_explainer(text, no_booster, tmp_path, build=False) is None
+    rebuilt = cached_path_explainer(text, lambda: booster, tmp_path, build=True)
+    np.testing.assert_array_equal(rebuilt.contributions(X), built.contributions(X))
+    assert cached_path_explainer(text, no_booster, tmp_path, build=False) is not None
+
+
+def test_a_loaded_ranker_reads_no_booster_once_its_heads_are_prepared(tmp_path):
+    """The shipped model: prepared once (compiled heads, tables saved), a fresh load serves margins and
+    explanations without reading a LightGBM booster, and they equal LightGBM's."""
+    directory = REPO / "data" / "models" / "ranker"
+    prepared = LearnedRanker.load(directory)
+    prepared.compile_heads(tmp_path, build=True)
+    assert prepared.prepare_explainers(tmp_path, build=True) == len(prepared.head_models_)
+    fresh = LearnedRanker.load(directory)
+    fresh.compile_heads(tmp_path, build=False)
+    assert fresh.prepare_explainers(tmp_path, build=False) == len(fresh.head_models_)
+    assert "boosters_" not in fresh.__dict__
+    X = np.random.default_rng(4).random((30, len(FEATURES)))
+    for head in LearnedRanker.HEADS:
+        margins, contributions = fresh.margins(head, X), fresh.explain_rows(head, X)
+        assert "boosters_" not in fresh.__dict__
+        model = lgb.Booster(model_file=str(directory / f"head-{head}.txt"))
+        np.testing.assert_allclose(margins, model.predict(X), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(contributions, lightgbm_contributions(model, X), rtol=0, atol=1e-12)

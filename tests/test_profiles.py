@@ -11,8 +11,9 @@ from sklearn.exceptions import NotFittedError
 from recommender.catalogue import build_catalogue
 from recommender.catalogue.curated import CuratedOrganisation
 from recommender.profiles.encoder import Encoder, VectorCache, model_fingerprint, text_key
-from recommender.profiles.priorities import PriorityTagger, ThresholdBaseline, best_f1_threshold
+from recommender.profiles.priorities import ThresholdBaseline, best_f1_threshold
 from recommender.profiles.profiles import DECLARED_FLOOR, build_profiles, explain_org_priorities
+from recommender.profiles.tagger import PriorityTagger
 from recommender.profiles.taxonomy import Priority, Taxonomy, TermMatcher, load_taxonomy, weak_labels
 from recommender.profiles.text import clip, project_text
 from tests.conftest import REPO

@@ -62,8 +62,8 @@ def ranker(request, index, training, tmp_path_factory) -> Ranker:
     if request.param == COMPILED:
         learned = fitted_ranker("learned", index, training)
         assert isinstance(learned, LearnedRanker)
-        assert learned.compile_heads(tmp_path_factory.mktemp("compiled-trees"), build=True) == len(learned.heads_)
-        assert learned.prepare_explainers() == len(learned.heads_)
+        assert learned.compile_heads(tmp_path_factory.mktemp("compiled-trees"), build=True) == len(learned.head_models_)
+        assert learned.prepare_explainers() == len(learned.head_models_)
         return learned
     return fitted_ranker(request.param, index, training)
 
@@ -209,7 +209,7 @@ def test_bad_input_raises(ranker, index):
 
 
 def test_an_unfitted_ranker_refuses_to_rank(index):
-    from sklearn.exceptions import NotFittedError
+    from recommender.ranking.contract import NotFittedError
 
     for cls in RANKERS.values():
         with pytest.raises(NotFittedError):

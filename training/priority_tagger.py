@@ -16,8 +16,9 @@ from sklearn.metrics import f1_score, precision_score, recall_score
 from sklearn.model_selection import GroupKFold
 
 from recommender.catalogue.build import Catalogue
-from recommender.profiles.priorities import PriorityTagger, ThresholdBaseline, priority_features
+from recommender.profiles.priorities import ThresholdBaseline, priority_features
 from recommender.profiles.profiles import TextEncoder
+from recommender.profiles.tagger import PriorityTagger
 from recommender.profiles.taxonomy import Taxonomy, TermMatcher, has_weak_label_metadata, weak_labels
 from recommender.profiles.text import project_text
 

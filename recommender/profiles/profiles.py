@@ -9,7 +9,7 @@ than concatenate), weighting recent projects and coordinated ones more.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,9 +17,12 @@ from scipy import sparse
 
 from recommender.catalogue.build import Catalogue
 from recommender.errors import UnknownOrganisationError
-from recommender.profiles.priorities import PriorityTagger, priority_features, term_evidence
+from recommender.profiles.priorities import priority_features, term_evidence
 from recommender.profiles.taxonomy import Taxonomy, TermMatcher
 from recommender.profiles.text import description_text, project_text
+
+if TYPE_CHECKING:
+    from recommender.profiles.tagger import PriorityTagger
 
 HALF_LIFE_YEARS = 4.0  # a project signed 4 years before the reference year weighs half as much
 COORDINATOR_WEIGHT = 1.5

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joblib
 
 from recommender.artifacts import read_verified_manifest, write_model_dir
-from recommender.profiles.priorities import PriorityTagger
+
+if TYPE_CHECKING:
+    from recommender.profiles.tagger import PriorityTagger
 
 TAGGER_FILE = "tagger.joblib"
 

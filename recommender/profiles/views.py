@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
 from recommender.catalogue import Catalogue, RowError
-from recommender.profiles.priorities import PriorityTagger
 from recommender.profiles.profiles import Profiles, characteristic_projects, explain_org_priorities
 from recommender.userfiles import csv_records, row_errors
+
+if TYPE_CHECKING:
+    from recommender.profiles.tagger import PriorityTagger
 
 
 def _plain(value: object) -> object:

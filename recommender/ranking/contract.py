@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
 
 from recommender.artifacts import read_verified_manifest, write_model_dir
 from recommender.ranking.index import Query, RankingIndex, ResolvedQuery
 
 Ranking = tuple[np.ndarray, np.ndarray]  # (organisation ids, scores), best first
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A ranker asked to rank before fit() or load() (the bases of scikit-learn's, which serving does not import)."""
 QueryLike = Query | ResolvedQuery
 
 

@@ -19,17 +19,26 @@ its values up and adds them per feature. The tables sum to LightGBM's contributi
 Numerical splits with missing type None only (LightGBM then reads NaN as 0): a model with other splits, or
 whose tables would pass ``MAX_TABLE_VALUES`` (deep trees: a leaf's table doubles with each feature on its
 path), keeps LightGBM's TreeSHAP (:func:`path_explainer` returns None). The shipped heads' tables hold about
-4 MB each.
+4 MB each. :func:`cached_path_explainer` saves them beside the compiled heads, under a key of the model text
+and this module's source, so that a one-off command reads them back instead of importing LightGBM.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import factorial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import sparse
+
+log = logging.getLogger(__name__)
 
 MAX_PATH_FEATURES = 16  # a leaf's table holds 2**d * d values; deeper paths keep LightGBM's TreeSHAP
 MAX_TABLE_VALUES = 16_000_000  # 128 MB of float64 for a model; larger ones keep LightGBM's TreeSHAP
@@ -51,6 +60,33 @@ class PathExplainer:
     table: np.ndarray  # leaf tables, each (2 ** d, d) row-major: [pattern, place] -> contribution
     to_pattern: Any  # (L, P) sparse: 2 ** place where the pair is the leaf's
     to_feature: Any  # (n_features, P) sparse: 1 where the pair is the feature's
+
+    STORED = ("feature", "low", "high", "pair_leaf", "pair_place", "leaf_width", "leaf_offset", "table")
+
+    @classmethod
+    def from_arrays(cls, n_features: int, feature: np.ndarray, low: np.ndarray, high: np.ndarray,
+                    pair_leaf: np.ndarray, pair_place: np.ndarray, leaf_width: np.ndarray, leaf_offset: np.ndarray,
+                    table: np.ndarray) -> PathExplainer:
+        """The explainer of the stored arrays (1-D or columns), with its two sparse maps derived."""
+        feature, pair_leaf = np.asarray(feature, dtype=np.int64).ravel(), np.asarray(pair_leaf, dtype=np.int64).ravel()
+        pair_place = np.asarray(pair_place, dtype=np.int64).ravel()
+        leaf_width = np.asarray(leaf_width, dtype=np.int64).ravel()
+        every_pair = np.arange(len(feature))
+        return cls(
+            n_features=n_features,
+            feature=feature,
+            low=np.asarray(low, dtype=np.float64).reshape(-1, 1),
+            high=np.asarray(high, dtype=np.float64).reshape(-1, 1),
+            pair_leaf=pair_leaf,
+            pair_place=pair_place[:, None],
+            leaf_width=leaf_width[:, None],
+            leaf_offset=np.asarray(leaf_offset, dtype=np.int64).reshape(-1, 1),
+            table=np.asarray(table, dtype=np.float64),
+            to_pattern=sparse.csr_matrix((2.0**pair_place, (pair_leaf, every_pair)),
+                                         shape=(len(leaf_width), len(feature))),
+            to_feature=sparse.csr_matrix((np.ones(len(feature)), (feature, every_pair)),
+                                         shape=(n_features, len(feature))),
+        )
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """(rows, n_features) TreeSHAP contributions of the feature rows ``X``."""
@@ -76,6 +112,34 @@ def path_explainer(booster: Any) -> PathExplainer | None:
         if not _collect(tree["tree_structure"], [], leaves):
             return None
     return _tables(int(model["max_feature_idx"]) + 1, leaves)
+
+
+def cached_path_explainer(model_text: str, booster: Callable[[], Any], cache_dir: Path | None,
+                          build: bool) -> PathExplainer | None:
+    """The tables of the LightGBM model ``model_text``: read from ``cache_dir`` when saved there before, else
+    built from ``booster()`` when ``build`` (and saved when there is a ``cache_dir``), else None. A damaged
+    file is logged and treated as missing."""
+    digest = hashlib.sha256(Path(__file__).read_bytes() + b"\n" + model_text.encode()).hexdigest()[:32]
+    cached = None if cache_dir is None else cache_dir / f"{digest}.shap.npz"
+    if cached is not None and cached.exists():
+        try:
+            with np.load(cached) as stored:
+                return PathExplainer.from_arrays(int(stored["n_features"]),
+                                                 *(stored[name] for name in PathExplainer.STORED))
+        except Exception:  # noqa: BLE001 - a torn or foreign file (zip, array or key errors) is built again
+            log.exception("TreeSHAP tables at %s are unreadable; building them again", cached)
+    if not build:
+        return None
+    explainer = path_explainer(booster())
+    if explainer is not None and cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # written beside, then renamed: a process reading the cache never sees half a file
+        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".npz", delete=False) as scratch:
+            np.savez(scratch, n_features=explainer.n_features,
+                     **{name: getattr(explainer, name) for name in PathExplainer.STORED})
+        os.chmod(scratch.name, 0o644)  # readable as the compiled heads beside it are
+        os.replace(scratch.name, cached)
+    return explainer
 
 
 def _collect(node: dict, path: list[tuple[int, float, bool, float]],
@@ -131,22 +195,16 @@ def _tables(n_features: int, leaves: list[tuple[float, list[tuple[int, float, fl
         for g, m in enumerate(members):
             table[offsets[m] : offsets[m] + sizes[m]] = block[g].ravel()
     pairs = [(leaf, place, *entry) for leaf, (_, path) in enumerate(leaves) for place, entry in enumerate(path)]
-    pair_leaf = np.array([p[0] for p in pairs], dtype=np.int64)
-    pair_place = np.array([p[1] for p in pairs], dtype=np.int64)
-    feature = np.array([p[2] for p in pairs], dtype=np.int64)
-    every_pair = np.arange(len(pairs))
-    return PathExplainer(
-        n_features=n_features,
-        feature=feature,
-        low=np.array([p[3] for p in pairs])[:, None],
-        high=np.array([p[4] for p in pairs])[:, None],
-        pair_leaf=pair_leaf,
-        pair_place=pair_place[:, None],
-        leaf_width=widths[:, None],
-        leaf_offset=offsets[:, None],
+    return PathExplainer.from_arrays(
+        n_features,
+        feature=np.array([p[2] for p in pairs], dtype=np.int64),
+        low=np.array([p[3] for p in pairs], dtype=np.float64),
+        high=np.array([p[4] for p in pairs], dtype=np.float64),
+        pair_leaf=np.array([p[0] for p in pairs], dtype=np.int64),
+        pair_place=np.array([p[1] for p in pairs], dtype=np.int64),
+        leaf_width=widths,
+        leaf_offset=offsets,
         table=table,
-        to_pattern=sparse.csr_matrix((2.0**pair_place, (pair_leaf, every_pair)), shape=(len(leaves), len(pairs))),
-        to_feature=sparse.csr_matrix((np.ones(len(pairs)), (feature, every_pair)), shape=(n_features, len(pairs))),
     )
 
 

@@ -22,7 +22,6 @@ from typing import Any, Self
 
 import joblib
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.artifacts import read_verified_manifest, write_model_dir
 from recommender.history import INSTRUMENT_FAMILIES
@@ -101,7 +100,7 @@ class TfidfRanker(RankerBase):
     name = "tfidf-cosine"
     description = "TF-IDF cosine of organisation texts"
     max_projects = 25
-    vectorizer_: TfidfVectorizer
+    vectorizer_: Any  # a fitted scikit-learn TfidfVectorizer
 
     def _documents(self, index: RankingIndex) -> list[str]:
         prof = index.profiles
@@ -121,6 +120,8 @@ class TfidfRanker(RankerBase):
         return index.cache[key]
 
     def fit(self, index: RankingIndex, training: Any = None) -> Self:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.vectorizer_ = TfidfVectorizer(
             sublinear_tf=True, min_df=2, max_df=0.5, stop_words="english", max_features=100_000, dtype=np.float32
         )
@@ -252,7 +253,7 @@ class LearnedRanker(RankerBase):
     # text: free-text queries, which have no country and no place in the graph.
     HEADS = ("org", "defence", "text")
 
-    heads_: dict[str, Any]
+    head_models_: dict[str, str]  # head -> LightGBM text model; the defence head may share the org head's
     compiled_: dict[str, Any] = {}  # head -> margins function from native code (compile_heads); never pickled
     explainers_: dict[str, Any] = {}  # head -> PathExplainer (prepare_explainers); never pickled
 
@@ -313,9 +314,10 @@ class LearnedRanker(RankerBase):
         """Fit the heads on ``training`` (feature rows built over ``index`` and others, see training/ranker.py)."""
         if training is None:
             raise ValueError("LearnedRanker.fit needs a TrainingSet (see training/ranker.py)")
-        self.heads_ = {}
+        self.head_models_ = {}
         self.compiled_ = {}  # compiled from the heads being replaced
         self.explainers_ = {}
+        boosters: dict[str, Any] = {}
         for head in self.HEADS:
             if head not in training.X:
                 continue
@@ -330,11 +332,14 @@ class LearnedRanker(RankerBase):
             weights = training.weights.get(head)
             row_weights = None if weights is None else np.repeat(weights, groups)
             model = self._head().fit(X, y, group=groups, sample_weight=row_weights)
-            self.heads_[head] = model.booster_
-        if "org" not in self.heads_ or "text" not in self.heads_:
+            boosters[head] = model.booster_
+            self.head_models_[head] = model.booster_.model_to_string()
+        if "org" not in self.head_models_ or "text" not in self.head_models_:
             raise ValueError("LearnedRanker.fit needs training rows for the org and text heads")
-        if "defence" not in self.heads_:  # no EDF consortia to learn from: the org head serves them
-            self.heads_["defence"] = self.heads_["org"]
+        if "defence" not in self.head_models_:  # no EDF consortia to learn from: the org head serves them
+            self.head_models_["defence"] = self.head_models_["org"]
+            boosters["defence"] = boosters["org"]
+        self.__dict__["boosters_"] = boosters
         self.fitted_ = True
         return self
 
@@ -342,7 +347,19 @@ class LearnedRanker(RankerBase):
         state = dict(self.__dict__)
         state.pop("compiled_", None)  # native functions: a copy or another process compiles or loads its own
         state.pop("explainers_", None)  # tables of some 4 MB a head, rebuilt where a copy needs them
+        state.pop("boosters_", None)  # read again from the text models where a copy needs them
         return state
+
+    def booster(self, head: str) -> Any:
+        """``head`` as a LightGBM booster, read from its text model on first use. Importing LightGBM imports
+        scikit-learn and scipy.stats (about 1 s), so serving asks for a booster only for a head that is
+        neither compiled (:meth:`compile_heads`) nor tabled (:meth:`prepare_explainers`)."""
+        boosters = self.__dict__.setdefault("boosters_", {})
+        if head not in boosters:
+            import lightgbm as lgb
+
+            boosters[head] = lgb.Booster(model_str=self.head_models_[head])
+        return boosters[head]
 
     @staticmethod
     def head_for(rq: ResolvedQuery) -> str:
@@ -374,7 +391,7 @@ class LearnedRanker(RankerBase):
         compiled = self.compiled_.get(head)
         if compiled is not None:
             return compiled(X)
-        return self.heads_[head].predict(X, num_threads=1)
+        return self.booster(head).predict(X, num_threads=1)
 
     def compile_heads(self, cache_dir: Path, build: bool) -> int:
         """Serve the heads' margins from native code (see compiled_trees.py): heads compiled before on this
@@ -382,28 +399,29 @@ class LearnedRanker(RankerBase):
         compiled; the rest stay with LightGBM's predict."""
         from recommender.ranking.compiled_trees import compiled_margins
 
-        self.compiled_ = self._once_per_model(lambda text, _: compiled_margins(text, cache_dir, build))
+        self.compiled_ = self._once_per_model(lambda _, text: compiled_margins(text, cache_dir, build))
         return len(self.compiled_)
 
-    def prepare_explainers(self) -> int:
+    def prepare_explainers(self, cache_dir: Path | None = None, build: bool = True) -> int:
         """Explain from per-leaf TreeSHAP tables (see path_shap.py): LightGBM's contributions within float64
-        rounding, about four times faster for the ten rows of a ranking. Building them takes a fraction of a
-        second a head, which a server spends in its background warming and a one-off query does not. The
+        rounding, about four times faster for the ten rows of a ranking. Tables saved in ``cache_dir`` before
+        are read back (milliseconds); the others are built when ``build`` (a fraction of a second a head,
+        which a server spends in its background warming and a one-off query does not) and saved there. The
         number of heads explained from tables; the rest keep LightGBM's TreeSHAP."""
-        from recommender.ranking.path_shap import path_explainer
+        from recommender.ranking.path_shap import cached_path_explainer
 
-        self.explainers_ = self._once_per_model(lambda _, booster: path_explainer(booster))
+        self.explainers_ = self._once_per_model(
+            lambda head, text: cached_path_explainer(text, partial(self.booster, head), cache_dir, build))
         return len(self.explainers_)
 
-    def _once_per_model(self, build: Callable[[str, Any], Any]) -> dict[str, Any]:
-        """``build(model text, booster)`` once per distinct model among the heads (the defence head may be the
+    def _once_per_model(self, build: Callable[[str, str], Any]) -> dict[str, Any]:
+        """``build(head, model text)`` once per distinct model among the heads (the defence head may be the
         org head), by head; heads whose build gave None are left out."""
         by_text: dict[str, Any] = {}
         built = {}
-        for head, booster in self.heads_.items():
-            text = booster.model_to_string()
+        for head, text in self.head_models_.items():
             if text not in by_text:
-                by_text[text] = build(text, booster)
+                by_text[text] = build(head, text)
             if by_text[text] is not None:
                 built[head] = by_text[text]
         return built
@@ -414,7 +432,7 @@ class LearnedRanker(RankerBase):
         explainer = self.explainers_.get(head)
         if explainer is not None:
             return explainer.contributions(X)
-        return np.asarray(self.heads_[head].predict(X, pred_contrib=True, num_threads=1))[:, : len(FEATURES)]
+        return np.asarray(self.booster(head).predict(X, pred_contrib=True, num_threads=1))[:, : len(FEATURES)]
 
     def score(
         self, index: RankingIndex, rq: ResolvedQuery, rows: np.ndarray, ctx: QueryContext | None = None
@@ -463,13 +481,13 @@ class LearnedRanker(RankerBase):
 
     def head_files(self, prefix: str = "") -> dict[str, str]:
         """The heads as LightGBM text models, by file name."""
-        return {f"{prefix}head-{head}.txt": booster.model_to_string() for head, booster in self.heads_.items()}
+        return {f"{prefix}head-{head}.txt": text for head, text in self.head_models_.items()}
 
     def save(self, directory: Path, manifest: dict | None = None, extra_files: dict[str, str] | None = None,
              extra_writers: dict[str, Callable[[Path], object]] | None = None) -> dict:
         """Write heads (LightGBM text models), parameters, any ``extra_files`` (texts) and ``extra_writers``
         (name -> function writing that path, e.g. the bundled priority tagger) under one manifest."""
-        texts = {f"head-{head}.txt": booster.model_to_string() for head, booster in self.heads_.items()}
+        texts = self.head_files()
         texts["params.json"] = json.dumps(self.get_params(), sort_keys=True)
         texts.update(extra_files or {})
         writers: dict[str, Callable[[Path], object]] = {
@@ -487,15 +505,12 @@ class LearnedRanker(RankerBase):
         """Load after checking every file's sha256, the kind, the feature list and ``expect`` fields.
 
         ``prefix`` selects another set of heads in the same folder: ``EVALUATED_PREFIX`` is the same design
-        trained one year earlier, whose out-of-time evaluation the folder's report shows."""
-        import lightgbm as lgb
-
+        trained one year earlier, whose out-of-time evaluation the folder's report shows. LightGBM is not
+        imported here (see :meth:`booster`)."""
         read_verified_manifest(directory, expect={"kind": cls.name, "features": list(FEATURES), **(expect or {})})
         params = json.loads((directory / "params.json").read_text())
         ranker = cls(candidates=CandidateConfig(**params.pop("candidates")), **params)
-        ranker.heads_ = {
-            head: lgb.Booster(model_str=(directory / f"{prefix}head-{head}.txt").read_text()) for head in cls.HEADS
-        }
+        ranker.head_models_ = {head: (directory / f"{prefix}head-{head}.txt").read_text() for head in cls.HEADS}
         ranker.fitted_ = True
         return ranker
 
