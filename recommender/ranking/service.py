@@ -107,7 +107,9 @@ class Recommender:
         regions, activity_types = index.column("region"), index.column("activity_type")
         if contrib is None and explain and isinstance(self.ranker, Explainer) and len(rows):
             contrib = self.ranker.contributions(index, rq, rows)
-        shared = index.graph.adjacency[rq.row] if rq.row is not None else None
+        partners, joint_counts = self._query_partners(rq)
+        partner_mask = np.zeros(len(index.ids), dtype=bool)
+        partner_mask[partners] = True
         known = set(index.known_partners(rq).tolist())
         out = []
         for i, (row, score) in enumerate(zip(rows, scores, strict=True)):
@@ -122,8 +124,8 @@ class Recommender:
                 score=round(float(score), 6),
                 contributions=self._contributions(contrib[i]) if contrib is not None else [],
                 relevant_projects=self._relevant_projects(rq, row) if explain else [],
-                shared_partners=self._shared_partners(rq, row) if explain else [],
-                prior_joint_projects=int(shared[0, row]) if shared is not None else 0,
+                shared_partners=self._shared_partners(row, partner_mask) if explain else [],
+                prior_joint_projects=_joint_count(partners, joint_counts, row),
                 eligibility=self._eligibility(rq, row),
                 known_partner=row in known,
                 joint_projects=self._joint_projects(rq, row) if row in known else [],
@@ -203,11 +205,21 @@ class Recommender:
         order = sorted(ids, key=lambda pid: (-years.get(pid, 0), str(pid)))[:top]
         return [{"id": str(pid), "title": str(titles.get(pid, "")), "year": int(years.get(pid, 0))} for pid in order]
 
-    def _shared_partners(self, rq: ResolvedQuery, row: int, top: int = 5) -> list[dict]:
+    def _query_partners(self, rq: ResolvedQuery) -> tuple[np.ndarray, np.ndarray]:
+        """The query organisation's partners in the graph (rows, ascending) and the projects shared with each;
+        none for a free text."""
         if rq.row is None:
-            return []
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        adjacency = self.index.graph.adjacency
+        entries = slice(adjacency.indptr[rq.row], adjacency.indptr[rq.row + 1])
+        order = np.argsort(adjacency.indices[entries], kind="stable")
+        return adjacency.indices[entries][order], adjacency.data[entries][order]
+
+    def _shared_partners(self, row: int, partner_mask: np.ndarray, top: int = 5) -> list[dict]:
+        """The candidate's partners that are also the query's (``partner_mask``), most projects first."""
         graph = self.index.graph
-        common = np.intersect1d(graph.neighbours(rq.row), graph.neighbours(row), assume_unique=True)
+        candidate_partners = graph.neighbours(row)
+        common = np.sort(candidate_partners[partner_mask[candidate_partners]])
         common = common[np.argsort(-graph.projects[common], kind="stable")][:top]
         return [
             {"id": str(self.index.ids[c]), "name": str(self.index.names[c]) or f"PIC {self.index.ids[c]}"}
@@ -227,6 +239,12 @@ class Recommender:
             [r.reason for r in verdict.results if r.reason],
             sorted({r.citation for r in verdict.results if getattr(r, "citation", None)}),
         )
+
+
+def _joint_count(partners: np.ndarray, joint_counts: np.ndarray, row: int) -> int:
+    """The projects the query shares with ``row``, from its partners (ascending) and their counts."""
+    at = int(np.searchsorted(partners, row))
+    return int(joint_counts[at]) if at < len(partners) and partners[at] == row else 0
 
 
 def _missing(value: object) -> bool:
