@@ -119,6 +119,27 @@ def test_ready_is_503_without_a_model_but_the_rest_serves(make_api):
     assert api.get("/v1/instruments").status_code == 200
 
 
+def test_a_route_hands_its_work_to_the_thread_pool_once(api, monkeypatch):
+    """FastAPI validates a plain ``def`` route's result in the thread pool a second time, where under load it
+    queues behind later requests' ranking; the routes run their body and nothing else there (api/offload.py)."""
+    import anyio.to_thread
+
+    handed: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):
+        handed.append(getattr(func, "__name__", repr(func)))
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    for path, params in (("/v1/organisations/drones-eu-0/partners", {"region": "KR", "k": 3}),
+                         ("/v1/organisations/drones-eu-0", {}), ("/v1/instruments", {}), ("/ready", {})):
+        handed.clear()
+        response = api.get(path, params=params)
+        assert response.status_code == 200, response.text
+        assert len(handed) == 1, (path, handed)
+
+
 def test_docs_and_redoc_load_every_asset_from_the_server_itself(api):
     import re
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import CorridorDep
 from api.errors import responses
+from api.offload import in_thread
 from api.schemas import Health, Ready
 
 router = APIRouter(tags=["health"])
@@ -22,5 +23,6 @@ async def health() -> dict:  # on the event loop: a liveness probe never waits b
     summary="Readiness: index built and a ranking model loaded",
     responses=responses(503),
 )
+@in_thread
 def ready(corridor: CorridorDep) -> dict:
     return corridor.readiness()

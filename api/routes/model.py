@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CorridorDep, ReadKey, WriteKey
 from api.errors import responses
+from api.offload import in_thread
 from api.schemas import ModelInfo, ReloadResult
 
 router = APIRouter(prefix="/v1", tags=["model"])
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/v1", tags=["model"])
     summary="The serving model: version, training date, evaluation metrics",
     responses=responses(401, 403, 503),
 )
+@in_thread
 def model(corridor: CorridorDep, _key: ReadKey) -> dict:
     return corridor.model_info()
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import AdminKey, CorridorDep, ReadKey, WriteKey
 from api.errors import responses
+from api.offload import in_thread
 from api.schemas import (
     INCLUDE_KNOWN_DESCRIPTION,
     KIND_DESCRIPTION,
@@ -57,6 +58,7 @@ InstrumentParam = Annotated[
     "by name.",
     responses=responses(401, 403, 422),
 )
+@in_thread
 def search_organisations(
     corridor: CorridorDep,
     _key: ReadKey,
@@ -85,6 +87,7 @@ def search_organisations(
     "the most characteristic projects.",
     responses=responses(401, 403, 404, 422),
 )
+@in_thread
 def get_organisation(org_id: OrgId, corridor: CorridorDep, _key: ReadKey) -> dict:
     return corridor.profile(org_id)
 
@@ -97,6 +100,7 @@ def get_organisation(org_id: OrgId, corridor: CorridorDep, _key: ReadKey) -> dic
     description="Validated like `corridor data add`, embedded on write and rankable at once (write scope).",
     responses=responses(400, 401, 403, 409, 413, 422),
 )
+@in_thread
 def create_organisation(body: OrganisationIn, corridor: CorridorDep, key: WriteKey) -> dict:
     return corridor.add_organisation(body.model_dump(), key.actor)
 
@@ -111,6 +115,7 @@ def create_organisation(body: OrganisationIn, corridor: CorridorDep, key: WriteK
     responses={201: {"model": OrganisationProfile, "description": "Created."},
                **responses(400, 401, 403, 413, 422, 503)},
 )
+@in_thread
 def put_organisation(
     org_id: OrgId, body: OrganisationUpdate, response: Response, corridor: CorridorDep, key: WriteKey
 ) -> dict:
@@ -127,6 +132,7 @@ def put_organisation(
     "projects, shared partners) and, with an instrument, eligibility (ineligible ones dropped unless kept).",
     responses=responses(401, 403, 404, 422, 503),
 )
+@in_thread
 def partners(
     org_id: OrgId,
     corridor: CorridorDep,
@@ -152,6 +158,7 @@ def partners(
     "the catalogue's own record is served again at once. Admin scope; the revert is audited.",
     responses=responses(401, 403, 404, 503),
 )
+@in_thread
 def revert_organisation(org_id: OrgId, corridor: CorridorDep, key: AdminKey) -> dict:
     return corridor.revert_organisation(org_id, key.actor).profile
 
@@ -163,5 +170,6 @@ def revert_organisation(org_id: OrgId, corridor: CorridorDep, key: AdminKey) -> 
     description="Every change users made to it (added, updated, overlaid, reverted): who, when, before and after.",
     responses=responses(401, 403, 404),
 )
+@in_thread
 def organisation_changes(org_id: OrgId, corridor: CorridorDep, _key: ReadKey) -> dict:
     return {"org_id": org_id, "changes": corridor.changes(org_id)}

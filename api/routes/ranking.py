@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query
 
 from api.deps import CorridorDep, ReadKey
 from api.errors import responses
+from api.offload import in_thread
 from api.schemas import (
     INCLUDE_KNOWN_DESCRIPTION,
     KIND_DESCRIPTION,
@@ -30,6 +31,7 @@ router = APIRouter(prefix="/v1", tags=["ranking"])
     summary="Ranked partners for a project or call description",
     responses=responses(400, 401, 403, 404, 413, 422, 503),
 )
+@in_thread
 def match(body: MatchRequest, corridor: CorridorDep, _key: ReadKey) -> dict:
     query = RankQuery(text=body.text, region=body.region, instrument=body.instrument, priority=body.priority,
                       keep_ineligible=body.keep_ineligible, include_known=body.include_known, kind=body.kind)
@@ -45,6 +47,7 @@ def match(body: MatchRequest, corridor: CorridorDep, _key: ReadKey) -> dict:
     "the organisations change.",
     responses=responses(401, 403, 404, 422, 503),
 )
+@in_thread
 def pairings(
     corridor: CorridorDep,
     _key: ReadKey,
@@ -72,6 +75,7 @@ def pairings(
     "meets more rules. Returns members and the rules engine's verdict.",
     responses=responses(400, 401, 403, 404, 413, 422, 503),
 )
+@in_thread
 def consortia(
     body: Annotated[ConsortiumRequest, Body()], corridor: CorridorDep, _key: ReadKey
 ) -> dict:

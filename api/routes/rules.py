@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 
 from api.deps import CorridorDep, ReadKey
 from api.errors import responses
+from api.offload import in_thread
 from api.schemas import ConsortiumIn, ConsortiumVerdict, InstrumentDetail, InstrumentList
 
 router = APIRouter(prefix="/v1", tags=["rules"])
@@ -21,6 +22,7 @@ router = APIRouter(prefix="/v1", tags=["rules"])
     "completed from the catalogue (country, name, control country, activity type, SME).",
     responses=responses(400, 401, 403, 404, 413, 422),
 )
+@in_thread
 def eligibility(body: ConsortiumIn, corridor: CorridorDep, _key: ReadKey) -> dict:
     return corridor.check_consortium(body.model_dump(exclude_none=True))
 
@@ -31,6 +33,7 @@ def eligibility(body: ConsortiumIn, corridor: CorridorDep, _key: ReadKey) -> dic
     summary="Funding instruments",
     responses=responses(401, 403),
 )
+@in_thread
 def instruments(corridor: CorridorDep, _key: ReadKey) -> dict:
     return corridor.instruments()
 
@@ -43,6 +46,7 @@ def instruments(corridor: CorridorDep, _key: ReadKey) -> dict:
     "date; the rulebook's version and valid-as-of date.",
     responses=responses(401, 403, 404),
 )
+@in_thread
 def instrument(
     instrument_id: Annotated[
         str, Path(max_length=64, openapi_examples={"edf": {"value": "edf-research"}, "kiat": {"value": "kiat"}})
