@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from recommender.catalogue.kinds import (
@@ -154,3 +154,24 @@ def test_answer_does_not_depend_on_row_order(order, rnd):
     expected = {oid: (kind, reason) for oid, *_, kind, reason in WORLD}
     for oid, kind, why in zip(out["id"], out["kind"], out["kind_reason"], strict=True):
         assert kind == expected[oid][0] and expected[oid][1] in why
+
+
+def each_organisation_alone(test):
+    for i in range(len(WORLD)):
+        test = example({i})(test)
+    return test
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.integers(0, len(WORLD) - 1), max_size=len(WORLD)))
+@each_organisation_alone
+def test_a_subset_with_its_own_participations_is_classified_as_in_the_whole(chosen):
+    """A live addition classifies only its rows, with only their participations (ranking/incremental.py):
+    each row's answer must be the one the whole catalogue gives it."""
+    organisations, projects, participations = make_world()
+    whole = classify_organisations(organisations, projects, participations).set_index("id")
+    subset = organisations.iloc[sorted(chosen)]
+    links = participations[participations["org_id"].isin(subset["id"])]
+    part = classify_organisations(subset, projects, links).set_index("id")
+    assert part.index.tolist() == subset["id"].tolist()
+    pd.testing.assert_frame_equal(part, whole.loc[part.index])

@@ -292,14 +292,21 @@ def _name_verdict(activity: str, texts: tuple[str, str]) -> tuple[bool, str]:
 
 
 def _record(projects: pd.DataFrame, participations: pd.DataFrame) -> pd.DataFrame:
-    """Per organisation id: projects of a known type of action, and how many are coordination / co-fund actions."""
-    types = projects[["id", "type_of_action"]].dropna().drop_duplicates("id")
+    """Per organisation id: projects of a known type of action, and how many are coordination / co-fund actions.
+    Only the projects ``participations`` links are read (an added organisation has a few, or none)."""
+    links = participations[["org_id", "project_id"]].dropna().astype(str).drop_duplicates()
+    if links.empty:
+        return pd.DataFrame({"known": [], "cofund": [], "coordination": []}, dtype=int,
+                            index=pd.Index([], name="org_id"))
+    types = projects[["id", "type_of_action"]]
+    if len(links) < len(types) // 4:
+        types = types[types["id"].astype(str).isin(links["project_id"].unique())]
+    types = types.dropna().drop_duplicates("id")
     kinds = types["type_of_action"].astype(str)
     cofund = kinds.str.contains(_COFUND) & ~kinds.str.contains(_MSCA)
     coordination = kinds.str.contains(_COORDINATION) & ~cofund
     typed = pd.DataFrame({"project_id": types["id"].astype(str).to_numpy(), "cofund": cofund.to_numpy(),
                           "coordination": coordination.to_numpy()})
-    links = participations[["org_id", "project_id"]].dropna().astype(str).drop_duplicates()
     joined = links.merge(typed, on="project_id", how="inner")
     return joined.groupby("org_id").agg(
         known=("project_id", "size"), cofund=("cofund", "sum"), coordination=("coordination", "sum")

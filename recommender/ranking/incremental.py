@@ -139,8 +139,7 @@ def _kinds(index: RankingIndex, catalogue: Catalogue, rows: list[int]) -> pd.Dat
     kind depends only on its own names, activity type and projects)."""
     organisations = catalogue.organisations
     changed = organisations.iloc[rows]
-    links = index._participations_until_cutoff()
-    fresh = classify_organisations(changed, catalogue.projects, links[links["org_id"].isin(changed["id"])])
+    fresh = classify_organisations(changed, catalogue.projects, index._participations_until_cutoff(changed["id"]))
     kinds = np.concatenate([index.kinds, np.full(len(organisations) - len(index.ids), "", dtype=object)])
     reasons = np.concatenate([index.kind_reasons, np.full(len(kinds) - len(index.ids), "", dtype=object)])
     kinds[rows] = fresh["kind"].to_numpy(dtype=object)

@@ -196,9 +196,12 @@ class RankingIndex:
         self._set(kind_onehot=np.stack([self.kinds == k for k in KINDS], axis=1).astype(np.float32))
         self._evidence()
 
-    def _participations_until_cutoff(self) -> pd.DataFrame:
+    def _participations_until_cutoff(self, org_ids: Any = None) -> pd.DataFrame:
+        """The participations in projects up to the graph's cutoff year; only those of ``org_ids`` if given."""
         links = self.catalogue.participations
-        if self.graph.cutoff_year is None:
+        if org_ids is not None:
+            links = links[links["org_id"].isin(org_ids)]
+        if self.graph.cutoff_year is None or links.empty:
             return links
         year = self.catalogue.projects.drop_duplicates("id").set_index("id")["year"].astype("float")
         return links[links["project_id"].map(year).fillna(0).to_numpy() <= self.graph.cutoff_year]
