@@ -27,7 +27,7 @@ from api.timing import ServerTiming
 from recommender import __version__
 from recommender.errors import CorridorError
 from recommender.service import Corridor, open_corridor
-from recommender.settings import Settings, get_settings
+from recommender.settings import Settings
 from web.pages import install_web
 
 log = logging.getLogger("corridor.api")
@@ -68,8 +68,7 @@ async def _poll(corridor: Corridor, seconds: float) -> None:
             log.exception("organisation poll failed")
 
 
-def create_app(settings: Settings | None = None, corridor: Corridor | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: Settings, corridor: Corridor | None = None) -> FastAPI:
     corridor = corridor or open_corridor(settings, API_BUSY_SECONDS)
 
     @contextlib.asynccontextmanager

@@ -32,6 +32,8 @@ from multiprocessing.process import BaseProcess
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recommender.settings import Settings
+
 log = logging.getLogger("corridor.workers")
 
 RESTARTS_PER_MINUTE = 3  # more deaths than this in a minute: the workers cannot run; stop with an error
@@ -133,26 +135,23 @@ def threads_per_worker(workers: int) -> int:
 
 
 def _worker(host: str, port: int, log_level: str, counts: MutableSequence[int], slot: int,
-            request_threads: int) -> None:
-    """One server process: its own socket on the shared port, then uvicorn over the app of the settings,
+            settings: Settings) -> None:
+    """One server process: its own socket on the shared port, then uvicorn over the app of ``settings``,
     publishing its connection count in ``counts[slot]``."""
     import uvicorn
 
     from api.app import create_app
-    from recommender.settings import get_settings
 
-    settings = get_settings()
-    if "request_threads" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"request_threads": request_threads})
     sock = port_socket(host, port)
     app = ConnectionBalance(create_app(settings), counts, slot, lambda: len(server.server_state.connections))
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
     server.run(sockets=[sock])  # listens once the app has started
 
 
-def serve_workers(host: str, port: int, workers: int, log_level: str) -> None:
-    """Run ``workers`` server processes on ``host:port`` until SIGINT or SIGTERM; WorkersError when the port
-    is taken or the workers keep dying."""
+def serve_workers(host: str, port: int, workers: int, log_level: str, settings: Settings) -> None:
+    """Run ``workers`` server processes of ``settings`` on ``host:port`` until SIGINT or SIGTERM; WorkersError
+    when the port is taken or the workers keep dying. Each worker computes :func:`threads_per_worker` requests
+    at once unless ``settings`` sets ``request_threads``."""
     check_port_free(host, port)
     context = multiprocessing.get_context("spawn")
     stopping = False
@@ -165,11 +164,12 @@ def serve_workers(host: str, port: int, workers: int, log_level: str) -> None:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     counts = context.Array("i", [NOT_SERVING] * workers, lock=False)  # open connections per worker slot
-    request_threads = threads_per_worker(workers)
+    if "request_threads" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"request_threads": threads_per_worker(workers)})
 
     def start(slot: int) -> BaseProcess:
         counts[slot] = NOT_SERVING
-        process = context.Process(target=_worker, args=(host, port, log_level, counts, slot, request_threads),
+        process = context.Process(target=_worker, args=(host, port, log_level, counts, slot, settings),
                                   name="corridor-worker")
         process.start()
         log.info("started worker %s on %s:%d", process.pid, host, port)

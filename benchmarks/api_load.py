@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 # the in-process baseline gets the same setting, or it would measure OpenMP oversubscription instead of ranking.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from cli.environment import settings_from_environment  # noqa: E402
 from recommender.errors import CorridorError  # noqa: E402
 from recommender.ranking.index import Query  # noqa: E402
 from recommender.service import open_corridor  # noqa: E402
@@ -274,7 +275,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
 
-    base_settings = Settings()
+    base_settings = settings_from_environment()
     data_dir = args.data_dir or base_settings.data_dir
     model_dir = args.model_dir or data_dir / "models" / "ranker"
     if not (model_dir / "manifest.json").exists():

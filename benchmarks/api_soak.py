@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 from api_load import free_port, percentile, queries_for, start_server
 
+from cli.environment import settings_from_environment
 from recommender.service import open_corridor
 from recommender.settings import Settings
 from recommender.store import Store
@@ -89,7 +90,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    base_settings = Settings()
+    base_settings = settings_from_environment()
     state_dir = Path(tempfile.mkdtemp(prefix="corridor-soak-"))
     if base_settings.vector_cache_dir.exists():
         shutil.copytree(base_settings.vector_cache_dir, state_dir / "cache" / "vectors", dirs_exist_ok=True)

@@ -31,9 +31,9 @@ import psutil
 from batch_synthetic import synthetic_index, synthetic_ranker
 from threadpoolctl import threadpool_limits
 
+from cli.environment import settings_from_environment
 from recommender.batch import LocalEngine, RayEngine, ScanConfig, scan_pairs
 from recommender.ranking.index import Query
-from recommender.settings import Settings
 
 BASELINE = "baseline: naive loop, 1 process, 1 thread"
 LOCAL = "local engine, 2 workers"
@@ -124,7 +124,7 @@ def timed(fn, repeat: int) -> tuple[list[float], list[float], object]:
 
 def load_subject(args):
     """The default data and promoted model if they load, else a synthetic index and model."""
-    settings = Settings()
+    settings = settings_from_environment()
     reason = f"no trained model in {settings.model_dir}"
     if args.synthetic:
         reason = "--synthetic"

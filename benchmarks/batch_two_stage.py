@@ -47,10 +47,10 @@ def timed(fn, repeat: int):
 
 
 def default_agreement() -> None:
+    from cli.environment import settings_from_environment
     from recommender.service import open_corridor
-    from recommender.settings import Settings
 
-    settings = Settings()
+    settings = settings_from_environment()
     recommender = open_corridor(settings).recommender()
     index, ranker = recommender.index, recommender.ranker
     ranker.compile_heads(settings.compiled_trees_dir, build=True)  # as a batch job does

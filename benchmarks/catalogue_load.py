@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cli.environment import settings_from_environment
 from recommender.catalogue import load_catalogue
-from recommender.settings import Settings
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -31,7 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    directory: Path = Settings().catalogue_dir
+    directory: Path = settings_from_environment().catalogue_dir
     baseline = timed(
         lambda: [pd.read_parquet(directory / f"{n}.parquet") for n in ("organisations", "projects", "participations")],
         args.repeat,

@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from cli.environment import settings_from_environment
 from recommender.catalogue import load_catalogue
 from recommender.profiles.encoder import Encoder
 from recommender.profiles.text import project_text
-from recommender.settings import Settings
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
-    settings = Settings()
+    settings = settings_from_environment()
     projects = load_catalogue(settings.catalogue_dir).projects
     projects = projects[projects["title"].notna()].sample(n=args.texts, random_state=0)
     texts = [project_text(p.title, p.topic_title, p.objective)[0] for p in projects.itertuples(index=False)]

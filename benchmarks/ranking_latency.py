@@ -24,10 +24,10 @@ import numpy as np
 from batch_synthetic import synthetic_index
 from threadpoolctl import threadpool_limits
 
+from cli.environment import settings_from_environment
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.rankers import fill_query_caches, top_k
 from recommender.service import open_corridor
-from recommender.settings import Settings
 
 
 def latencies(index, ranker, queries, k=20) -> np.ndarray:
@@ -101,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"threads: {args.threads} (BLAS and OpenMP, the ranker and the anchor alike)")
     rng = np.random.default_rng(0)
-    settings = Settings()
+    settings = settings_from_environment()
     start = time.perf_counter()
     recommender = open_corridor(settings).recommender()
     print(f"default catalogue: {len(recommender.index.ids):,} organisations; index + model loaded in "

@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from cli.environment import settings_from_environment
 from recommender.batch.report import ReportRequest, build_report
 from recommender.evaluation.panel import TARGETS, relevance_panel
 from recommender.service import open_corridor
-from recommender.settings import get_settings
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=15)
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
-    recommender = open_corridor(get_settings()).recommender()
+    recommender = open_corridor(settings_from_environment()).recommender()
     index = recommender.index
     results = []
     for name in args.priority or ["drones", "semiconductors"]:

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cli.environment import settings_from_environment
 from recommender.ranking.compiled_trees import compiled_margins
 from recommender.ranking.features import FEATURES, pair_features, query_context
 from recommender.ranking.index import Query
 from recommender.ranking.path_shap import path_explainer
 from recommender.service import open_corridor
-from recommender.settings import Settings
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    recommender = open_corridor(Settings()).recommender()
+    recommender = open_corridor(settings_from_environment()).recommender()
     booster = recommender.ranker.booster("org")
     rows = query_rows(recommender, args.queries, np.random.default_rng(0))
     batch = np.ascontiguousarray(np.concatenate(rows * max(1, 200_000 // sum(len(X) for X in rows))))

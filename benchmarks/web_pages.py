@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 from api_load import REPO, free_port, percentile, start_server
 
-from recommender.settings import Settings
+from cli.environment import settings_from_environment
 
 TARGET_MS = 300.0
 NAMES = ("lig nex", "etri", "hanwha systms", "thales", "airbus defence", "kaist", "fraunhofer", "leonardo",
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
 
-    base_settings = Settings()
+    base_settings = settings_from_environment()
     state_dir = Path(tempfile.mkdtemp(prefix="corridor-web-bench-"))
     if base_settings.vector_cache_dir.exists():  # reuse vectors already computed on this machine
         shutil.copytree(base_settings.vector_cache_dir, state_dir / "cache" / "vectors", dirs_exist_ok=True)

@@ -59,9 +59,9 @@ class RichProgress:
 
 def ray_address() -> str | None:
     """The Ray cluster to join (Settings: RAY_ADDRESS or CORRIDOR_RAY_ADDRESS), or None for a private local Ray."""
-    from recommender.settings import get_settings
+    from cli.environment import settings_from_environment
 
-    return get_settings().ray_address or None
+    return settings_from_environment().ray_address or None
 
 
 def open_engine(name: str, workers: int | None = None) -> Engine:

@@ -57,9 +57,9 @@ def _priority_ids(settings: Settings) -> frozenset[str] | None:
 
 
 def get_settings() -> Settings:
-    from recommender.settings import get_settings as settings_of_environment
+    from cli.environment import settings_from_environment
 
-    return settings_of_environment()
+    return settings_from_environment()
 
 
 def _sha256(path: Path) -> str:

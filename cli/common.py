@@ -39,7 +39,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def open_corridor():
     """The application object of the settings, for one command (use it in a ``with`` block: it closes the
     database); nothing heavy loads until a command asks for it."""
+    from cli.environment import settings_from_environment
     from recommender.service import open_corridor as open_settings_corridor
-    from recommender.settings import get_settings
 
-    return open_settings_corridor(get_settings())
+    return open_settings_corridor(settings_from_environment())

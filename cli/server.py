@@ -30,19 +30,22 @@ def serve(
 
     import uvicorn
 
+    from cli.environment import settings_from_environment
+
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_from_environment()
     if workers > 1:  # each worker process builds its app from the settings (the snapshot is mapped, not copied)
         from api.workers import WorkersError, serve_workers
 
         try:
-            serve_workers(host, port, workers, log_level.lower())
+            serve_workers(host, port, workers, log_level.lower(), settings)
         except WorkersError as exc:
             common.err.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(EXIT_ERROR) from None
         return
     from api.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level=log_level.lower(), workers=1)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.lower(), workers=1)
 
 
 @keys_app.command("create")

@@ -1,19 +1,17 @@
-"""The one Settings object. Only the adapters (CLI, API) read it; the core receives plain values."""
+"""The one Settings object: plain, validated values. The core reads no environment; the adapters build the
+settings from CORRIDOR_* variables (cli/environment.py) and hand them in."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-class Settings(BaseSettings):
-    """Read once from CORRIDOR_* environment variables (or a .env file)."""
-
-    model_config = SettingsConfigDict(env_prefix="CORRIDOR_", env_file=".env", extra="ignore")
+class Settings(BaseModel):
+    """Every setting with its default; ``Settings()`` is the shipped configuration."""
 
     data_dir: Path = PROJECT_ROOT / "data"
     # Writable state: user-added organisations, embedding cache, trained models, feedback.
@@ -21,11 +19,13 @@ class Settings(BaseSettings):
     # Sentence-transformers model: a local path or a name; empty means the bundled all-MiniLM-L6-v2.
     encoder_model: str = ""
     encoder_batch_size: int = 64
+    # No model hub (the adapters set it from HF_HUB_OFFLINE): an encoder model name that is not a local path
+    # is refused at once with a clear error.
+    hub_offline: bool = False
     # Where `corridor train` promotes models and serving loads them from (default: data/models/ranker).
     ranker_dir: Path | None = None
     # An existing Ray cluster for `--engine ray` (Ray's own RAY_ADDRESS is honoured); empty: a local Ray.
-    ray_address: str | None = Field(default=None, validation_alias=AliasChoices("CORRIDOR_RAY_ADDRESS",
-                                                                                 "RAY_ADDRESS"))
+    ray_address: str | None = None
     # HTTP API (api/). SQLAlchemy URL of the database holding API keys, feedback and organisations added
     # through the API; empty means sqlite:///{state_dir}/corridor.db. PostgreSQL works too
     # (postgresql+psycopg://user:password@host/db).
@@ -118,8 +118,5 @@ class Settings(BaseSettings):
             legacy_user_file=self.user_organisations_file,
             catalogue_versions_dir=self.catalogue_versions_dir,
             snapshot_dir=self.state_dir / "snapshots",
+            encoder_offline=self.hub_offline,
         )
-
-
-def get_settings() -> Settings:
-    return Settings()

@@ -44,6 +44,7 @@ class WorkspacePaths:
     legacy_user_file: Path | None = None  # user organisations an older version kept in Parquet (moved in)
     catalogue_versions_dir: Path | None = None  # refreshed catalogue versions; None: the shipped one only
     snapshot_dir: Path | None = None  # serving snapshots (recommender/snapshot.py); None: always build
+    encoder_offline: bool = False  # no model hub: a model name that is not a local path is refused at once
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Workspace:
             cache_dir=self.paths.cache_dir,
             batch_size=self.paths.batch_size,
             shipped_dir=self.paths.shipped_vectors_dir,
+            offline=self.paths.encoder_offline,
         )
 
     @cached_property

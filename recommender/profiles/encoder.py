@@ -150,9 +150,10 @@ class Encoder:
         device: str = "cpu",
         shipped_dir: Path | None = None,
         chunk_size: int = 1024,
+        offline: bool = False,
     ) -> None:
         self.model_name = model or default_model_path()
-        if not Path(self.model_name).exists() and "/" in self.model_name and os.environ.get("HF_HUB_OFFLINE"):
+        if offline and not Path(self.model_name).exists() and "/" in self.model_name:
             raise EncoderError(f"encoder model not found: {self.model_name}")
         self.fingerprint = model_fingerprint(self.model_name)
         self.batch_size = batch_size
