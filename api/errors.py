@@ -120,8 +120,9 @@ PATTERN_MESSAGES = {
 
 def _message(err: dict) -> str:
     if err.get("type") == "string_pattern_mismatch":
-        return PATTERN_MESSAGES.get((err.get("ctx") or {}).get("pattern"), err.get("msg", ""))
-    return err.get("msg", "")
+        pattern = (err.get("ctx") or {}).get("pattern")
+        return PATTERN_MESSAGES.get(str(pattern), str(err.get("msg", "")))
+    return str(err.get("msg", ""))
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict]:
@@ -150,7 +151,7 @@ def install_error_handlers(app: FastAPI) -> None:
         details = _validation_details(exc)
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path", "header"))
-        message = f"{where}: {first['msg']}" if where else first["msg"]
+        message = f"{where}: {first['msg']}" if where else str(first["msg"])
         return error_response(422, "validation_error", message, details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -35,7 +35,7 @@ ID_PATTERN = ORG_ID_PATTERN.pattern
 NON_BLANK = r"[^\s\x1c-\x1f\x85]"  # at least one character that is not white space in Python or JSON Schema
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
-EXAMPLE_ORG = {
+EXAMPLE_ORG: dict[str, Any] = {
     "id": "kr-example-drones",
     "name": "Example Drone Systems Co.",
     "short_name": "EDS",
@@ -52,11 +52,11 @@ EXAMPLE_ORG = {
 
 
 # ---- response examples (shown in /docs) ---------------------------------------------------------------------
-_ORG_RECORD = {**{k: v for k, v in EXAMPLE_ORG.items() if k != "technology_areas"}, "region": "KR",
+_ORG_RECORD: dict[str, Any] = {**{k: v for k, v in EXAMPLE_ORG.items() if k != "technology_areas"}, "region": "KR",
                "technology_areas": "unmanned;ai", "sources": "user"}
-EXAMPLE_PAGE = {"total": 1, "limit": 20, "offset": 0,
+EXAMPLE_PAGE: dict[str, Any] = {"total": 1, "limit": 20, "offset": 0,
                 "items": [{**_ORG_RECORD, "has_profile": True, "priority_score": 0.81}]}
-EXAMPLE_PROFILE = {
+EXAMPLE_PROFILE: dict[str, Any] = {
     "organisation": _ORG_RECORD,
     "has_profile": True,
     "profile_basis": "own capability description",
@@ -65,7 +65,7 @@ EXAMPLE_PROFILE = {
     "characteristic_projects": [],
     "taxonomy_version": "1.0.0",
 }
-_RECOMMENDATION = {
+_RECOMMENDATION: dict[str, Any] = {
     "rank": 1, "org_id": "999993953", "name": "THALES", "country": "FR", "region": "EU27", "activity_type": "PRC",
     "score": 0.71,
     "contributions": [{"feature": "semantic_similarity", "label": "capability profiles are similar", "value": 0.12}],
@@ -76,25 +76,25 @@ _RECOMMENDATION = {
     "eligibility": {"instrument": "edf-research", "verdict": "ELIGIBLE", "reasons": ["established in FR"],
                     "citations": ["Regulation (EU) 2021/697, Art 9(1)-(3)"]},
 }
-EXAMPLE_RECOMMENDATIONS = {
+EXAMPLE_RECOMMENDATIONS: dict[str, Any] = {
     "query": {"org_id": "kr-hanwha-aerospace", "text_sha256": None, "region": "EU", "instrument": "edf-research",
               "priority": "unmanned", "k": 10, "keep_ineligible": False, "include_known": False, "kind": None},
     "model_version": "ranker-2022-3f2a9c1b0d",
     "results": [_RECOMMENDATION],
     "left_out": {"known_partners": 0, "funding_bodies": 41, "without_priority_evidence": 30212},
 }
-EXAMPLE_PAIRINGS = {
+EXAMPLE_PAIRINGS: dict[str, Any] = {
     "priority": "unmanned", "instrument": None, "k": 20, "model_version": "ranker-2022-3f2a9c1b0d", "cached": False,
     "pairings": [{"rank": 1, "korean": {"id": "kr-hanwha-aerospace", "name": "Hanwha Aerospace", "country": None},
                   "european": {"id": "999993953", "name": "THALES", "country": "FR"}, "score": 0.74,
                   "eligibility": None}],
 }
-_RULE_RESULT = {"id": "edf-min-entities", "kind": "min_entities",
+_RULE_RESULT: dict[str, Any] = {"id": "edf-min-entities", "kind": "min_entities",
                 "statement": "An action is carried out by at least 3 eligible entities.", "status": "passed",
                 "reason": "3 eligible entities (at least 3 needed)",
                 "citation": "Regulation (EU) 2021/697, Art 10(4)", "confidence": "M", "effective": "2021-01-01",
                 "fix_hint": None}
-EXAMPLE_VERDICT = {
+EXAMPLE_VERDICT: dict[str, Any] = {
     "instrument": "edf-research", "action_type": "standard", "verdict": "ELIGIBLE", "rules": [_RULE_RESULT],
     "members": [{"instrument": "edf-research", "id": None, "name": "Lead SA", "country": "FR",
                  "control_country": None, "role": "coordinator", "activity_type": None, "sme": None,
@@ -103,7 +103,7 @@ EXAMPLE_VERDICT = {
                  "rules_version": "1.0.0", "valid_as_of": "2026-01-01"}],
     "rules_version": "1.0.0", "valid_as_of": "2026-01-01",
 }
-EXAMPLE_PROPOSAL = {
+EXAMPLE_PROPOSAL: dict[str, Any] = {
     "lead": "kr-hanwha-aerospace", "instrument": "horizon-europe", "priority": "unmanned", "size": 4, "pool_size": 40,
     "members": [{"org_id": "kr-hanwha-aerospace", "name": "Hanwha Aerospace", "country": "KR",
                  "activity_type": "PRC", "role": "coordinator", "lead_score": None, "reason": "lead organisation"},
@@ -112,14 +112,15 @@ EXAMPLE_PROPOSAL = {
     "total_score": 2.9, "verdict": EXAMPLE_VERDICT, "rules_met": ["edf-min-entities"], "rules_conditional": [],
     "rules_failed": [], "notes": [], "model_version": "ranker-2022-3f2a9c1b0d",
 }
-_INSTRUMENT = {"id": "edf-research", "name": "European Defence Fund, research actions",
+_INSTRUMENT: dict[str, Any] = {"id": "edf-research", "name": "European Defence Fund, research actions",
                "summary": "EU grants for collaborative defence research.", "citation": "Regulation (EU) 2021/697",
                "eligible_label": "EU27 or EDF-ASSOCIATED",
                "action_types": {"standard": "collaborative research action (the usual case)"},
                "default_action_type": "standard", "rule_count": 5, "rules_version": "1.0.0",
                "valid_as_of": "2026-01-01"}
-EXAMPLE_INSTRUMENTS = {"rules_version": "1.0.0", "valid_as_of": "2026-01-01", "instruments": [_INSTRUMENT]}
-EXAMPLE_INSTRUMENT = {
+EXAMPLE_INSTRUMENTS: dict[str, Any] = {"rules_version": "1.0.0", "valid_as_of": "2026-01-01",
+                                      "instruments": [_INSTRUMENT]}
+EXAMPLE_INSTRUMENT: dict[str, Any] = {
     **_INSTRUMENT, "eligible_countries": ["AT", "BE", "FR"], "non_counting_roles": ["thirdParty"],
     "rules": [{"id": "edf-min-entities", "kind": "min_entities", "level": "consortium",
                "statement": "An action is carried out by at least 3 eligible entities.",
@@ -127,10 +128,11 @@ EXAMPLE_INSTRUMENT = {
                "confidence_label": "from memory, uncertain: check before relying on it",
                "effective": "2021-01-01", "action_types": ["standard"], "params": {"min": 3}, "fix_hint": None}],
 }
-EXAMPLE_FEEDBACK_OUT = {"id": 1, "created_at": "2026-11-26T16:00:00Z", "query_org_id": "kr-hanwha-aerospace",
-                        "query_text_sha256": None, "candidate_org_id": "999993953", "verdict": "contacted",
-                        "model_version": "ranker-2022-3f2a9c1b0d"}
-EXAMPLE_MODEL = {
+EXAMPLE_FEEDBACK_OUT: dict[str, Any] = {
+    "id": 1, "created_at": "2026-11-26T16:00:00Z", "query_org_id": "kr-hanwha-aerospace", "query_text_sha256": None,
+    "candidate_org_id": "999993953", "verdict": "contacted", "model_version": "ranker-2022-3f2a9c1b0d",
+}
+EXAMPLE_MODEL: dict[str, Any] = {
     "model_version": "ranker-2022-3f2a9c1b0d", "kind": "learned", "created_at": "2026-11-26T15:00:00+00:00",
     "loaded_at": "2026-11-26T16:00:00Z", "train_year": 2022, "eval_year": 2023, "primary_metric": "recall@20",
     "primary_score": 0.31, "encoder_model": "all-MiniLM-L6-v2", "encoder_fingerprint": "4819ac1a242796cd",

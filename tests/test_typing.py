@@ -1,4 +1,5 @@
-"""The core type-checks: mypy over recommender/ with the settings of pyproject.toml ([tool.mypy])."""
+"""The core and its adapters type-check: mypy over the files of pyproject.toml's [tool.mypy] (recommender/, api/,
+cli/, web/) with its settings."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from tests.conftest import REPO
 
 
 @pytest.mark.slow
-def test_mypy_passes_on_the_core():
+def test_mypy_passes_on_the_core_and_the_adapters():
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "recommender"], cwd=REPO, capture_output=True, text=True, timeout=900
+        [sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -159,7 +159,7 @@ def partners(
     responses=responses(401, 403, 404, 503),
 )
 @in_thread
-def revert_organisation(org_id: OrgId, corridor: CorridorDep, key: AdminKey) -> dict:
+def revert_organisation(org_id: OrgId, corridor: CorridorDep, key: AdminKey) -> dict | None:
     return corridor.revert_organisation(org_id, key.actor).profile
 
 
