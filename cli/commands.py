@@ -267,10 +267,25 @@ def embed(
     if not shipped:
         ws.serving_index()
         out.print(f"serving snapshot: {ws.serving_snapshot_folder() or 'not saved (see the log)'}")
+        _print_prepared_heads()
     unwritten = getattr(getattr(encoder, "cache", None), "write_errors", 0)
     if unwritten:
         err.print(f"[yellow]warning:[/yellow] {unwritten} batches of new vectors could not be written to "
                   f"{ws.paths.cache_dir} (see the log); they will be encoded again next time")
+
+
+def _print_prepared_heads() -> None:
+    """Prepare the served model's ranking heads for the next commands and servers, or say why not."""
+    from recommender.service import ModelUnavailableError
+
+    try:
+        with common.open_corridor() as corridor:
+            prepared = corridor.prepare_heads()
+    except ModelUnavailableError as exc:
+        out.print(f"ranking heads: not prepared ({exc})")
+        return
+    out.print(f"ranking heads of {prepared.model_version}: {prepared.compiled} of {prepared.heads} compiled to "
+              f"native code, {prepared.tabled} explained from TreeSHAP tables (cache: {prepared.cache_dir})")
 
 
 @app.command("profile")

@@ -40,6 +40,7 @@ from recommender.errors import (
     UnauthorizedError,
 )
 from recommender.profiles.taxonomy import Taxonomy
+from recommender.ranking.compiled_trees import prune_cache
 from recommender.ranking.incremental import description_texts, with_organisations
 from recommender.ranking.index import Query, RankingIndex
 from recommender.ranking.pairings import OrganisationSearch
@@ -206,6 +207,18 @@ class ReloadResult:
     model_version: str | None
     previous_version: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class PreparedHeads:
+    """The served model's ranking heads after :meth:`Corridor.prepare_heads`: how many serve margins from
+    native code and explanations from TreeSHAP tables (the rest from LightGBM), and where they are cached."""
+
+    model_version: str | None
+    heads: int
+    compiled: int
+    tabled: int
+    cache_dir: Path | None
 
 
 @dataclass(frozen=True)
@@ -410,15 +423,31 @@ class Corridor:
     def _prepare_heads(self, recommender: Recommender | None) -> None:
         """Serve the ranking heads from native code: loaded when compiled before on this host, else compiled
         now (one to two seconds a head: worth it for a server or a batch job, not for one query); and explain
-        them from per-leaf TreeSHAP tables, saved beside them for the next process."""
+        them from per-leaf TreeSHAP tables, saved beside them for the next process. The cache keeps the files
+        of the models used most recently."""
         ranker = recommender.ranker if recommender is not None else None
         if not isinstance(ranker, LearnedRanker):
             return
         cache_dir = self.model.compiled_dir if self.model is not None else None
-        if len(ranker.compiled_) < len(ranker.head_models_) and cache_dir is not None:
+        missing_compiled = len(ranker.compiled_) < len(ranker.head_models_)
+        missing_explainers = len(ranker.explainers_) < len(ranker.head_models_)
+        if missing_compiled and cache_dir is not None:
             ranker.compile_heads(cache_dir, build=True)
-        if len(ranker.explainers_) < len(ranker.head_models_):
+        if missing_explainers:
             ranker.prepare_explainers(cache_dir, build=True)
+        if (missing_compiled or missing_explainers) and cache_dir is not None:
+            prune_cache(cache_dir)
+
+    def prepare_heads(self) -> PreparedHeads:
+        """Load the model and prepare its ranking heads as a server's warming does (compiled to native code,
+        TreeSHAP tables), saved in the model's cache so that the next command or server reads them back."""
+        _, recommender = self._recommender()
+        self._prepare_heads(recommender)
+        ranker = recommender.ranker
+        if not isinstance(ranker, LearnedRanker):
+            return PreparedHeads(self.serving.model_version, 0, 0, 0, None)
+        return PreparedHeads(self.serving.model_version, len(ranker.head_models_), len(ranker.compiled_),
+                             len(ranker.explainers_), self.model.compiled_dir if self.model is not None else None)
 
     def _try_model(self) -> None:
         self._model_tried = True

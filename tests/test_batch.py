@@ -445,3 +445,51 @@ def test_report_command(cli, tmp_path):
     assert result.exit_code == 2 and "unknown priority" in result.output
     result = cli("--priority", "unmanned", "--out", str(tmp_path / "t"), "--engine", "spark")
     assert result.exit_code == 2 and "unknown engine" in result.output
+
+
+def test_a_batch_job_prepares_the_heads_in_the_model_cache_and_keeps_it_to_recent_models(recommender, tmp_path):
+    import os
+    import pickle
+
+    from recommender.batch.report import ReportRequest
+    from recommender.ranking.compiled_trees import CACHE_FILES_KEPT
+    from tests.api_support import corridor_over
+
+    ranker = pickle.loads(pickle.dumps(recommender.ranker))  # unprepared, and the module's ranker stays so
+    corridor = corridor_over(Recommender(recommender.index, ranker), f"sqlite:///{tmp_path}/c.db")
+    cache = tmp_path / "compiled-trees"
+    cache.mkdir()
+    stale = [cache / f"retired{i}{suffix}" for i in range(CACHE_FILES_KEPT + 2) for suffix in (".o", ".shap.npz")]
+    for age, path in enumerate(stale):
+        path.write_bytes(b"")
+        os.utime(path, (1_000_000 - age, 1_000_000 - age))
+    corridor.model.compiled_dir = cache
+
+    corridor.pairing_report(ReportRequest(priority="unmanned", top=10, explain=5), tmp_path / "report")
+
+    assert len(ranker.compiled_) == len(ranker.explainers_) == len(ranker.head_models_)
+    for pattern in ("*.o", "*.shap.npz"):
+        kept = set(cache.glob(pattern))
+        prepared = kept - set(stale)
+        youngest_stale = [p for p in stale if p.match(pattern)][: CACHE_FILES_KEPT - len(prepared)]
+        assert prepared and kept == prepared | set(youngest_stale)
+
+
+def test_prepare_heads_compiles_and_tables_every_head_and_needs_a_model(recommender, tmp_path):
+    import pickle
+
+    from recommender.service import Corridor, ModelUnavailableError
+    from recommender.store import Store
+    from tests.api_support import FixedWorld, corridor_over
+
+    ranker = pickle.loads(pickle.dumps(recommender.ranker))
+    corridor = corridor_over(Recommender(recommender.index, ranker), f"sqlite:///{tmp_path}/c.db")
+    corridor.model.compiled_dir = tmp_path / "compiled-trees"
+    prepared = corridor.prepare_heads()
+    heads = len(ranker.head_models_)
+    assert (prepared.model_version, prepared.heads, prepared.compiled, prepared.tabled) == ("fixed-1", heads, heads,
+                                                                                               heads)
+    assert prepared.cache_dir == tmp_path / "compiled-trees" and list(prepared.cache_dir.glob("*.o"))
+    without_model = Corridor(Store(f"sqlite:///{tmp_path}/d.db", 5), FixedWorld(recommender.index), None)
+    with pytest.raises(ModelUnavailableError):
+        without_model.prepare_heads()

@@ -4,6 +4,7 @@ ranker keeps LightGBM's predict."""
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import lightgbm as lgb
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from recommender.ranking.compiled_trees import cache_key, compiled_margins
+from recommender.ranking.compiled_trees import cache_key, compiled_margins, prune_cache
 from recommender.ranking.index import Query
 from recommender.ranking.rankers import LearnedRanker
 from tests.test_ranking import make_index
@@ -59,6 +60,33 @@ def test_a_compiled_head_is_loaded_from_the_cache_and_only_built_when_allowed(bo
     np.testing.assert_array_equal(loaded(X), margins(X))
     assert compiled_margins(text, tmp_path, build=False) is None  # nothing cached, no leave to build
     assert not list(tmp_path.iterdir())
+
+
+def _aged(path, seconds_ago: float):
+    path.touch()
+    stamp = 1_700_000_000 - seconds_ago
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_pruning_keeps_the_most_recently_used_files_of_each_kind(tmp_path):
+    heads = [_aged(tmp_path / f"head{i}.o", i) for i in range(5)]
+    tables = [_aged(tmp_path / f"table{i}.shap.npz", 10 * i) for i in range(4)]
+    other = _aged(tmp_path / "notes.txt", 1e6)
+    removed = prune_cache(tmp_path, keep=2)
+    assert sorted(removed) == sorted(heads[2:] + tables[2:])
+    assert sorted(tmp_path.iterdir()) == sorted(heads[:2] + tables[:2] + [other])
+    assert prune_cache(tmp_path, keep=2) == []
+
+
+def test_loading_a_cached_head_marks_it_used_so_pruning_keeps_it(booster, tmp_path):
+    text = booster.model_to_string()
+    assert compiled_margins(text, tmp_path, build=True) is not None
+    head = _aged(tmp_path / f"{cache_key(text)}.o", 1e6)
+    newer = [_aged(tmp_path / f"other{i}.o", i) for i in range(2)]
+    assert compiled_margins(text, tmp_path, build=False) is not None
+    prune_cache(tmp_path, keep=2)
+    assert head.is_file() and newer[0].is_file() and not newer[1].exists()
 
 
 def test_another_model_has_another_cache_key(booster):

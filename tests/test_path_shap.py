@@ -4,6 +4,7 @@ the shipped heads, and through the ranker; models it cannot table keep LightGBM'
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import lightgbm as lgb
@@ -123,7 +124,9 @@ def test_saved_tables_read_back_explain_alike_without_the_booster(booster, tmp_p
     assert cached_path_explainer(text, no_booster, tmp_path, build=False) is None
     built = cached_path_explainer(text, lambda: booster, tmp_path, build=True)
     (saved,) = tmp_path.glob("*.shap.npz")
+    os.utime(saved, (1_000_000, 1_000_000))
     read_back = cached_path_explainer(text, no_booster, tmp_path, build=False)
+    assert saved.stat().st_mtime > 1_000_000  # marked used, so the cache's pruning keeps it
     X = np.random.default_rng(3).normal(size=(50, N_FEATURES))
     np.testing.assert_array_equal(read_back.contributions(X), built.contributions(X))
     np.testing.assert_allclose(read_back.contributions(X), lightgbm_contributions(booster, X), rtol=0, atol=1e-12)

@@ -5,7 +5,9 @@ the largest single cost of a query. lleaves compiles the same model text through
 forest that takes the rows and writes the margins (to within float64 rounding of the sum: the trees, thresholds
 and leaf values are LightGBM's own). Compiling takes one to two seconds per head, so the object code is cached
 on disk under a key of the model text, the compiler's versions and the host CPU (object code built for one CPU
-may not run on another); a cached head loads in milliseconds.
+may not run on another); a cached head loads in milliseconds. A load marks the file used, and
+:func:`prune_cache` keeps the most recently used files of the folder (heads and the TreeSHAP tables saved beside
+them), so models retired long ago do not pile up.
 
 The compiled heads are an accelerator, never a requirement: without lleaves, or when compiling fails, the
 ranker keeps LightGBM's predict, which gives the same rankings.
@@ -26,6 +28,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 Margins = Callable[[np.ndarray], np.ndarray]
+
+CACHE_FILES_KEPT = 12  # of each kind: the three heads of the served model and of three models before it
+CACHED_KINDS = ("*.o", "*.shap.npz")  # compiled heads; TreeSHAP tables (path_shap.py)
 
 
 def _compiler_identity() -> str | None:
@@ -75,6 +80,7 @@ def compiled_margins(model_text: str, cache_dir: Path, build: bool) -> Margins |
             model = lleaves.Model(model_file=str(model_file))
             if cached.exists():
                 model.compile(cache=str(cached), raw_score=True)
+                mark_used(cached)
             else:
                 # compiled beside, then renamed: a process reading the cache never sees half an object file
                 fresh = Path(scratch) / "model.o"
@@ -91,3 +97,35 @@ def compiled_margins(model_text: str, cache_dir: Path, build: bool) -> Margins |
         return model.predict(np.ascontiguousarray(X, dtype=np.float64), n_jobs=1)
 
     return margins
+
+
+def mark_used(path: Path) -> None:
+    """Record that a cached file was read now (its modification time), which :func:`prune_cache` ranks by;
+    a read-only cache is left as it is."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune_cache(cache_dir: Path, keep: int = CACHE_FILES_KEPT) -> list[Path]:
+    """Remove all but the ``keep`` most recently used files of each kind in ``cache_dir``: the files removed.
+    A process that loaded a removed head keeps it in memory; a later one compiles it again."""
+    removed = []
+    for pattern in CACHED_KINDS:
+        files = []
+        for path in cache_dir.glob(pattern):
+            try:
+                files.append((path.stat().st_mtime, path))
+            except FileNotFoundError:  # removed meanwhile by another process
+                continue
+        for _, path in sorted(files, reverse=True)[keep:]:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+    if removed:
+        log.info("removed %d cached ranking heads and tables of models not used lately from %s",
+                 len(removed), cache_dir)
+    return removed

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from recommender.ranking.compiled_trees import mark_used
+
 log = logging.getLogger(__name__)
 
 MAX_PATH_FEATURES = 16  # a leaf's table holds 2**d * d values; deeper paths keep LightGBM's TreeSHAP
@@ -124,8 +126,10 @@ def cached_path_explainer(model_text: str, booster: Callable[[], Any], cache_dir
     if cached is not None and cached.exists():
         try:
             with np.load(cached) as stored:
-                return PathExplainer.from_arrays(int(stored["n_features"]),
-                                                 *(stored[name] for name in PathExplainer.STORED))
+                read_back = PathExplainer.from_arrays(int(stored["n_features"]),
+                                                      *(stored[name] for name in PathExplainer.STORED))
+            mark_used(cached)
+            return read_back
         except Exception:  # noqa: BLE001 - a torn or foreign file (zip, array or key errors) is built again
             log.exception("TreeSHAP tables at %s are unreadable; building them again", cached)
     if not build:
