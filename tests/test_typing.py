@@ -1,5 +1,5 @@
-"""The core and its adapters type-check: mypy over the files of pyproject.toml's [tool.mypy] (recommender/, api/,
-cli/, web/) with its settings."""
+"""The core, its adapters and the training code type-check: mypy over the files of pyproject.toml's [tool.mypy]
+(recommender/, api/, cli/, web/, training/) with its settings."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -64,6 +65,14 @@ def mean_primary(results: dict, tasks: list[str] | None = None) -> float:
     return float(np.mean([results[t]["rankers"]["learned"][PRIMARY_METRIC] for t in names]))
 
 
+def _model_directory(ws: Workspace, given: Path | None) -> Path:
+    """``given``, else the workspace's model directory; a workspace without one needs ``given``."""
+    directory = given or ws.paths.model_dir
+    if directory is None:
+        raise ValueError("no model directory: the workspace has none and none was given")
+    return directory
+
+
 def _thresholds(ws: Workspace):
     tagger = ws.tagger
     return None if tagger is None else np.asarray(tagger.thresholds_, dtype=np.float64)
@@ -110,7 +119,7 @@ def run_training(
     shipped_cfg = TrainConfig(label_years=tuple(range(first, train_year + 1)), eval_year=eval_year)
     eval_cfg = TrainConfig(label_years=tuple(y for y in shipped_cfg.label_years if y < eval_year), eval_year=eval_year)
     thresholds = _thresholds(ws)
-    target = out_dir or ws.paths.model_dir
+    target = _model_directory(ws, out_dir)
     with console.status("training and evaluating") as status:
         progress = lambda msg: status.update(msg)  # noqa: E731
         evaluated, results, meta = train_and_evaluate(
@@ -152,7 +161,7 @@ def run_training(
 
 
 def run_evaluation(ws: Workspace, model_dir: Path | None, console: Console) -> dict:
-    directory = model_dir or ws.paths.model_dir
+    directory = _model_directory(ws, model_dir)
     manifest = read_verified_manifest(directory, expect=ws.model_expectations())
     eval_year = int(manifest["eval_year"])
     from recommender.evaluation.tasks import build_tasks
@@ -163,7 +172,8 @@ def run_evaluation(ws: Workspace, model_dir: Path | None, console: Console) -> d
         index = index_at(ws.catalogue, _profiles_at(ws), eval_year - 1, ws.encode_texts, ws.rulebook, thresholds)
         learned = LearnedRanker.load(directory, expect=ws.model_expectations(), prefix=EVALUATED_PREFIX)
         rankers = {"learned": learned, **{name: cls().fit(index) for name, cls in BASELINES.items()}}
-        config = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest.get("train_config", {}).items()}
+        config: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in manifest.get("train_config", {}).items()}
         cfg = TrainConfig(**config)
         tasks = build_tasks(index, ws.catalogue, eval_year, cfg.max_eval_text_queries, cfg.max_eval_priority_queries)
         results = evaluate(index, rankers, tasks, progress=lambda msg: status.update(msg))

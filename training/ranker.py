@@ -482,7 +482,7 @@ CURRENT = "current model"  # the served model, evaluated beside a retrained one 
 
 def evaluate(
     index: RankingIndex,
-    rankers: dict[str, Ranker],
+    rankers: Mapping[str, Ranker],
     tasks: list[Task],
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict:
