@@ -79,6 +79,18 @@ def test_pruning_keeps_the_most_recently_used_files_of_each_kind(tmp_path):
     assert prune_cache(tmp_path, keep=2) == []
 
 
+def test_pruning_a_cache_it_may_not_change_removes_nothing_and_raises_nothing(tmp_path, monkeypatch):
+    old = [_aged(tmp_path / f"head{i}.o", i) for i in range(3)]
+
+    def refused(self, missing_ok=False):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(tmp_path), "unlink", refused)
+    assert prune_cache(tmp_path, keep=1) == []
+    monkeypatch.undo()
+    assert all(path.is_file() for path in old)
+
+
 def test_loading_a_cached_head_marks_it_used_so_pruning_keeps_it(booster, tmp_path):
     text = booster.model_to_string()
     assert compiled_margins(text, tmp_path, build=True) is not None

@@ -124,6 +124,9 @@ def prune_cache(cache_dir: Path, keep: int = CACHE_FILES_KEPT) -> list[Path]:
                 path.unlink()
             except FileNotFoundError:
                 continue
+            except OSError as exc:  # a cache this process may not change: leave it to its owner
+                log.warning("could not remove %s from the compiled-trees cache: %s", path, exc)
+                continue
             removed.append(path)
     if removed:
         log.info("removed %d cached ranking heads and tables of models not used lately from %s",
