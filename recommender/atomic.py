@@ -1,5 +1,6 @@
-"""Atomic writes: a whole directory swapped in from a sibling staging folder, and temporary files that a
-killed process leaves behind cleaned up by the next writer.
+"""Atomic writes: a file renamed over its target from a temporary file beside it, a whole directory swapped in
+from a sibling staging folder, and temporary files that a killed process leaves behind cleaned up by the next
+writer.
 
 Every temporary name carries the writing process's id (``.<name>.<pid>.<random>``), so a later writer
 can tell a dead writer's leftovers (removed) from a live writer's work in progress (left alone).
@@ -10,9 +11,29 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    os.replace is atomic on POSIX: readers see the old file or the new one, never a half-written one,
+    and a failure inside ``write`` leaves the old file untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @contextmanager

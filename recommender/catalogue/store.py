@@ -9,16 +9,13 @@ separate single file (see :mod:`recommender.catalogue.useradd`) and are overlaid
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recommender.atomic import remove_stale_temporaries, replaced_directory, temporary_prefix
+from recommender.atomic import atomic_write, replaced_directory
 from recommender.catalogue.build import Catalogue, conform
 from recommender.catalogue.schema import ORGANISATIONS, TABLES
 from recommender.errors import CatalogueError
@@ -45,26 +42,6 @@ def _write_parquet(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
     table = pa.Table.from_pandas(conform(frame, schema), schema=schema, preserve_index=False)
     table = table.replace_schema_metadata({b"attribution": ATTRIBUTION.encode()})
     pq.write_table(table, path, compression="zstd", compression_level=9)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    os.replace is atomic on POSIX: readers see the old file or the new one, never a half-written one,
-    and a failure inside ``write`` leaves the old file untouched.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_catalogue(catalogue: Catalogue, directory: Path, manifest: dict) -> None:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from recommender.atomic import atomic_write
 from recommender.catalogue.build import Catalogue
-from recommender.catalogue.store import atomic_write, save_catalogue
+from recommender.catalogue.store import save_catalogue
 from recommender.errors import CatalogueError
 
 SHIPPED = "shipped"

@@ -28,9 +28,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from math import factorial
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from recommender.atomic import atomic_write
 from recommender.ranking.compiled_trees import mark_used
 
 log = logging.getLogger(__name__)
@@ -136,14 +137,15 @@ def cached_path_explainer(model_text: str, booster: Callable[[], Any], cache_dir
         return None
     explainer = path_explainer(booster())
     if explainer is not None and cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        # written beside, then renamed: a process reading the cache never sees half a file
-        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".npz", delete=False) as scratch:
-            np.savez(scratch, n_features=explainer.n_features,
-                     **{name: getattr(explainer, name) for name in PathExplainer.STORED})
-        os.chmod(scratch.name, 0o644)  # readable as the compiled heads beside it are
-        os.replace(scratch.name, cached)
+        atomic_write(cached, partial(_save_tables, explainer))
     return explainer
+
+
+def _save_tables(explainer: PathExplainer, path: Path) -> None:
+    with open(path, "wb") as out:  # a file object: np.savez would add ".npz" to a name
+        np.savez(out, n_features=explainer.n_features,
+                 **{name: getattr(explainer, name) for name in PathExplainer.STORED})
+    os.chmod(path, 0o644)  # readable as the compiled heads beside it are
 
 
 def _collect(node: dict, path: list[tuple[int, float, bool, float]],
