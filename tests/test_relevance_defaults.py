@@ -252,3 +252,24 @@ def test_a_map_leaves_pairs_that_worked_together_out_unless_asked(recommender):
     )
     assert any(worked_together(k, e) for k, e in pairs(kept))
     assert COUNCIL not in set(default.pairings["eu_id"]) | set(kept.pairings["eu_id"])
+
+
+def test_shared_partners_and_joint_projects_are_read_off_the_graph(recommender):
+    """Each shown partner's shared partners are the organisations both sides worked with (the five with the most
+    projects, ties by row), and its prior joint projects the projects the two share: checked against a plain
+    walk over the graph's rows for every organisation of the tiny world."""
+    index = recommender.index
+    graph = index.graph
+    dense = graph.adjacency.toarray()
+    checked = 0
+    for org_id in index.ids:
+        query_row = index.row(str(org_id))
+        query = Query(org_id=str(org_id), region="ANY", kind="any", include_known=True)
+        for rec in recommender.recommend(query, k=15, explain=True):
+            row = index.row(rec.org_id)
+            both = [c for c in range(len(index.ids)) if dense[query_row, c] and dense[row, c]]
+            expected = sorted(both, key=lambda c: (-graph.projects[c], c))[:5]
+            assert [p["id"] for p in rec.shared_partners] == [str(index.ids[c]) for c in expected]
+            assert rec.prior_joint_projects == int(dense[query_row, row])
+            checked += bool(expected)
+    assert checked > 20

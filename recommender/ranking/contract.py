@@ -27,11 +27,11 @@ from recommender.artifacts import read_verified_manifest, write_model_dir
 from recommender.ranking.index import Query, RankingIndex, ResolvedQuery
 
 Ranking = tuple[np.ndarray, np.ndarray]  # (organisation ids, scores), best first
+QueryLike = Query | ResolvedQuery
 
 
 class NotFittedError(ValueError, AttributeError):
     """A ranker asked to rank before fit() or load() (the bases of scikit-learn's, which serving does not import)."""
-QueryLike = Query | ResolvedQuery
 
 
 @runtime_checkable

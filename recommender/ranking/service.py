@@ -108,8 +108,6 @@ class Recommender:
         if contrib is None and explain and isinstance(self.ranker, Explainer) and len(rows):
             contrib = self.ranker.contributions(index, rq, rows)
         partners, joint_counts = self._query_partners(rq)
-        partner_mask = np.zeros(len(index.ids), dtype=bool)
-        partner_mask[partners] = True
         known = set(index.known_partners(rq).tolist())
         out = []
         for i, (row, score) in enumerate(zip(rows, scores, strict=True)):
@@ -124,7 +122,7 @@ class Recommender:
                 score=round(float(score), 6),
                 contributions=self._contributions(contrib[i]) if contrib is not None else [],
                 relevant_projects=self._relevant_projects(rq, row) if explain else [],
-                shared_partners=self._shared_partners(row, partner_mask) if explain else [],
+                shared_partners=self._shared_partners(row, partners) if explain else [],
                 prior_joint_projects=_joint_count(partners, joint_counts, row),
                 eligibility=self._eligibility(rq, row),
                 known_partner=row in known,
@@ -215,11 +213,11 @@ class Recommender:
         order = np.argsort(adjacency.indices[entries], kind="stable")
         return adjacency.indices[entries][order], adjacency.data[entries][order]
 
-    def _shared_partners(self, row: int, partner_mask: np.ndarray, top: int = 5) -> list[dict]:
-        """The candidate's partners that are also the query's (``partner_mask``), most projects first."""
+    def _shared_partners(self, row: int, partners: np.ndarray, top: int = 5) -> list[dict]:
+        """The candidate's partners that are also the query's (``partners``, ascending), most projects first."""
         graph = self.index.graph
         candidate_partners = graph.neighbours(row)
-        common = np.sort(candidate_partners[partner_mask[candidate_partners]])
+        common = np.sort(candidate_partners[_in_sorted(partners, candidate_partners)])
         common = common[np.argsort(-graph.projects[common], kind="stable")][:top]
         return [
             {"id": str(self.index.ids[c]), "name": str(self.index.names[c]) or f"PIC {self.index.ids[c]}"}
@@ -239,6 +237,12 @@ class Recommender:
             [r.reason for r in verdict.results if r.reason],
             sorted({r.citation for r in verdict.results if getattr(r, "citation", None)}),
         )
+
+
+def _in_sorted(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each of ``rows`` is in ``sorted_rows`` (ascending): binary searches, no pass over the index."""
+    at = np.minimum(np.searchsorted(sorted_rows, rows), max(len(sorted_rows) - 1, 0))
+    return sorted_rows[at] == rows if len(sorted_rows) else np.zeros(len(rows), dtype=bool)
 
 
 def _joint_count(partners: np.ndarray, joint_counts: np.ndarray, row: int) -> int:
