@@ -276,12 +276,12 @@ def embed(
 
 def _print_prepared_heads() -> None:
     """Prepare the served model's ranking heads for the next commands and servers, or say why not."""
-    from recommender.service import ModelUnavailableError
+    from recommender.artifacts import ModelIntegrityError
 
     try:
         with common.open_corridor() as corridor:
             prepared = corridor.prepare_heads()
-    except ModelUnavailableError as exc:
+    except ModelIntegrityError as exc:  # no model yet, or one that does not match: nothing to prepare
         out.print(f"ranking heads: not prepared ({exc})")
         return
     out.print(f"ranking heads of {prepared.model_version}: {prepared.compiled} of {prepared.heads} compiled to "

@@ -390,7 +390,7 @@ class Corridor:
         try:
             self._load_query_encoder()
             serving.index.vector_search.prepare()
-            self._prepare_heads(serving.recommender)
+            self._prepare_heads(serving.recommender.ranker if serving.recommender is not None else None)
             fill_query_caches(serving.index)
             for instrument in self.source.rulebook().instrument_ids:
                 serving.index.eligibility(instrument)
@@ -420,12 +420,11 @@ class Corridor:
         organisation_profile(index.catalogue, index.profiles, record["id"], tagger=serving.tagger)
         self.source.catalogue_ids()
 
-    def _prepare_heads(self, recommender: Recommender | None) -> None:
+    def _prepare_heads(self, ranker: object) -> None:
         """Serve the ranking heads from native code: loaded when compiled before on this host, else compiled
         now (one to two seconds a head: worth it for a server or a batch job, not for one query); and explain
         them from per-leaf TreeSHAP tables, saved beside them for the next process. The cache keeps the files
         of the models used most recently."""
-        ranker = recommender.ranker if recommender is not None else None
         if not isinstance(ranker, LearnedRanker):
             return
         cache_dir = self.model.compiled_dir if self.model is not None else None
@@ -439,15 +438,15 @@ class Corridor:
             prune_cache(cache_dir)
 
     def prepare_heads(self) -> PreparedHeads:
-        """Load the model and prepare its ranking heads as a server's warming does (compiled to native code,
-        TreeSHAP tables), saved in the model's cache so that the next command or server reads them back."""
-        _, recommender = self._recommender()
-        self._prepare_heads(recommender)
-        ranker = recommender.ranker
-        if not isinstance(ranker, LearnedRanker):
-            return PreparedHeads(self.serving.model_version, 0, 0, 0, None)
-        return PreparedHeads(self.serving.model_version, len(ranker.head_models_), len(ranker.compiled_),
-                             len(ranker.explainers_), self.model.compiled_dir if self.model is not None else None)
+        """Load the promoted model (the served index is not needed, and not loaded) and prepare its ranking
+        heads as a server's warming does (compiled to native code, TreeSHAP tables), saved in the model's cache
+        so that the next command or server reads them back. ModelIntegrityError when there is no model to load."""
+        if self.model is None:
+            raise ModelUnavailableError("no ranking model is configured")
+        ranker, manifest, _ = self.model.load()
+        self._prepare_heads(ranker)
+        return PreparedHeads(manifest.get("model_version"), len(ranker.head_models_), len(ranker.compiled_),
+                             len(ranker.explainers_), self.model.compiled_dir)
 
     def _try_model(self) -> None:
         self._model_tried = True
@@ -844,7 +843,7 @@ class Corridor:
 
         check_rank_request(k, out)
         _, recommender = self._recommender()
-        self._prepare_heads(recommender)
+        self._prepare_heads(recommender.ranker)
         return rank_query_file_on(recommender, queries, k, out, engine, progress or NULL_PROGRESS)
 
     def pairing_report(self, request, out_dir: Path, orgs: Path | None = None, engine=None, progress=None):
@@ -856,7 +855,7 @@ class Corridor:
         progress = progress or NULL_PROGRESS
         request = replace(request, priority=self.priority_id(request.priority))
         _, recommender = self._recommender()
-        self._prepare_heads(recommender)
+        self._prepare_heads(recommender.ranker)
         rejected: list = []
         if orgs is not None:
             ids, rejected = read_org_ids(orgs, recommender.index)

@@ -490,6 +490,7 @@ def test_prepare_heads_compiles_and_tables_every_head_and_needs_a_model(recommen
     assert (prepared.model_version, prepared.heads, prepared.compiled, prepared.tabled) == ("fixed-1", heads, heads,
                                                                                                heads)
     assert prepared.cache_dir == tmp_path / "compiled-trees" and list(prepared.cache_dir.glob("*.o"))
+    assert corridor._serving is None  # the model alone: the served index was never built
     without_model = Corridor(Store(f"sqlite:///{tmp_path}/d.db", 5), FixedWorld(recommender.index), None)
     with pytest.raises(ModelUnavailableError):
         without_model.prepare_heads()
